@@ -1,0 +1,1 @@
+"""The task contract, keyed random streams and the shared episode player."""

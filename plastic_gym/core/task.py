@@ -1,0 +1,249 @@
+"""The task contract (SPEC section 2): a task generates whole episodes; envs and batches are views of it."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from .rng import KeyedRandom, random_keys
+
+#: Phase codes stored in ``Episodes.phase``; ``PHASE_NAMES[code]`` is what ``info["phase"]`` shows.
+STUDY, DELAY, QUERY = 0, 1, 2
+PHASE_NAMES = ("study", "delay", "query")
+
+Obs = np.ndarray | dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """A batch of whole episodes, time-major on axis 1.
+
+    Attributes:
+        obs: ``[B, T, *obs_shape]`` float32, or a dict of such arrays for ``Dict`` observation spaces.
+            ``obs[:, t]`` is u_t, what the agent sees before acting at step t.
+        target: ``[B, T, K]`` float32, y_t. Real-valued tasks: the value to predict. Classification tasks:
+            the one-hot label (K = number of classes); ``extras["label"]`` holds the class index.
+        scored: ``[B, T]`` bool, the steps that are rewarded and enter the primary metric.
+        phase: ``[B, T]`` int8, ``STUDY``, ``DELAY`` or ``QUERY``.
+        keys: ``[B]`` uint64, the episode keys the batch was generated from (episode i = f(keys[i])).
+        extras: task-specific arrays with a leading batch axis (e.g. the cue identities of PlasticAssoc-v0,
+            used by the privileged oracle, never shown to an agent).
+    """
+
+    obs: Obs
+    target: np.ndarray
+    scored: np.ndarray
+    phase: np.ndarray
+    keys: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.scored.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.scored.shape[1]
+
+    def obs_at(self, t: int) -> Obs:
+        """Fresh copies of the observations of step ``t`` for every episode: ``[B, *obs_shape]``."""
+        if isinstance(self.obs, dict):
+            return {k: v[:, t].copy() for k, v in self.obs.items()}
+        return self.obs[:, t].copy()
+
+    def __getitem__(self, index) -> Episodes:
+        """Select episodes along the batch axis (an int keeps the axis: ``episodes[i]`` has B = 1)."""
+        if isinstance(index, (int, np.integer)):
+            index = slice(int(index), int(index) + 1) if index != -1 else slice(-1, None)
+        take = lambda a: a[index]  # noqa: E731
+        obs = {k: take(v) for k, v in self.obs.items()} if isinstance(self.obs, dict) else take(self.obs)
+        return Episodes(obs, take(self.target), take(self.scored), take(self.phase), take(self.keys),
+                        {k: take(v) for k, v in self.extras.items()})
+
+
+def zeros_like_space(space: spaces.Space, batch: int) -> Obs:
+    """A batch of all-zero observations (the observation after the last step)."""
+    if isinstance(space, spaces.Dict):
+        return {k: np.zeros((batch, *s.shape), dtype=s.dtype) for k, s in space.spaces.items()}
+    return np.zeros((batch, *space.shape), dtype=space.dtype)
+
+
+class Task(ABC):
+    """A family of episodes, generated in batches from keys.
+
+    Subclasses set the class attributes, validate their kwargs in ``__init__`` (see ``require``), build
+    ``observation_space`` / ``action_space`` (one step, one env) and implement ``_generate``.
+    Everything an env needs beyond generation (rewards, metrics, references) is vectorized over the batch.
+    """
+
+    #: ``"regression"`` (Box action, reward -MSE) or ``"classification"`` (Discrete action, reward 1/0).
+    kind: ClassVar[str]
+    #: Name of the leaderboard metric in ``episode_metrics`` and whether larger values are better.
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = False
+
+    observation_space: spaces.Space
+    action_space: spaces.Space
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> Task:
+        """Construct from keyword arguments, turning an unknown name into a ``ValueError`` that lists the valid ones."""
+        valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        unknown = sorted(set(kwargs) - set(valid))
+        if unknown:
+            raise ValueError(f"{cls.__name__} got unknown kwarg(s) {unknown}; expected some of {valid}")
+        return cls(**kwargs)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The task's configuration (every constructor argument), e.g. for result files and checkpoints."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    # -- generation ----------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def episode_length(self) -> int:
+        """T, the number of steps of every episode."""
+
+    @property
+    def target_dim(self) -> int:
+        """K, the last axis of ``Episodes.target``."""
+        if self.kind == "classification":
+            return int(self.action_space.n)
+        return int(np.prod(self.action_space.shape))
+
+    def sample(self, batch_size: int, rng: np.random.Generator | int | None = None) -> Episodes:
+        """Whole episodes for supervised meta-training: ``obs[B,T,...]``, ``target[B,T,K]``, ``scored[B,T]``.
+
+        ``rng`` is a numpy Generator or an int seed; the same seed gives the same batch.
+        """
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return self.generate(random_keys(rng, int(batch_size)))
+
+    def generate(self, keys: np.ndarray) -> Episodes:
+        """The episodes of the given keys (row i depends only on keys[i])."""
+        keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
+        return self._generate(KeyedRandom(keys))
+
+    @abstractmethod
+    def _generate(self, rand: KeyedRandom) -> Episodes:
+        """Build a batch of episodes drawing every random number from ``rand``."""
+
+    # -- scoring ---------------------------------------------------------------------------------------
+    def validate_actions(self, actions: np.ndarray, batch_size: int) -> np.ndarray:
+        """Check a batch of actions ``[B, *action_shape]`` and return it as an array; raise ``ValueError`` if bad."""
+        space = self.action_space
+        arr = np.asarray(actions)
+        if isinstance(space, spaces.Discrete):
+            if arr.shape != (batch_size,):
+                raise ValueError(f"expected {batch_size} discrete action(s) of shape {(batch_size,)}, got shape {arr.shape}")
+            if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+                raise ValueError(f"discrete actions must be integers in [0, {space.n}), got {arr!r}")
+            if np.any(arr < 0) or np.any(arr >= space.n):
+                raise ValueError(f"discrete actions must be in [0, {space.n}), got {arr.tolist()}")
+            return arr.astype(np.int64)
+        expected = (batch_size, *space.shape)
+        if arr.shape != expected:
+            raise ValueError(f"expected actions of shape {expected}, got {arr.shape}")
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"actions must be real numbers, got dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("actions must be finite, got NaN or inf")
+        return arr.astype(np.float32)
+
+    def rewards(self, actions: np.ndarray, episodes: Episodes, t: int) -> np.ndarray:
+        """Reward of each episode's step ``t`` (float64 ``[B]``): -MSE or 1/0 on scored steps, 0 elsewhere."""
+        scored = episodes.scored[:, t]
+        if self.kind == "classification":
+            hit = actions == episodes.extras["label"][:, t]
+            return np.where(scored, hit.astype(np.float64), 0.0)
+        err = np.mean((actions.reshape(len(actions), -1) - episodes.target[:, t]) ** 2, axis=-1, dtype=np.float64)
+        return np.where(scored, -err, 0.0)
+
+    def episode_metrics(self, actions: np.ndarray, episodes: Episodes) -> dict[str, np.ndarray]:
+        """Per-episode metrics (``[B]`` float64 each) from the actions of whole episodes ``[B, T, ...]``.
+
+        Regression tasks report ``<scored-phase>_mse`` (the primary metric) and ``all_mse`` (every step);
+        classification tasks report ``accuracy`` over scored steps.
+        """
+        scored = episodes.scored
+        if self.kind == "classification":
+            hits = (actions == episodes.extras["label"]) & scored
+            return {"accuracy": hits.sum(1) / scored.sum(1)}
+        err = np.mean((actions.reshape(*scored.shape, -1) - episodes.target) ** 2, axis=-1, dtype=np.float64)
+        return {self.primary_metric: (err * scored).sum(1) / scored.sum(1), "all_mse": err.mean(1)}
+
+    def is_success(self, metrics: dict[str, np.ndarray]) -> np.ndarray:
+        """Whether each episode counts as solved: the primary metric beats ``success_threshold``."""
+        m = metrics[self.primary_metric]
+        return m >= self.success_threshold if self.higher_is_better else m <= self.success_threshold
+
+    @property
+    @abstractmethod
+    def success_threshold(self) -> float:
+        """The primary-metric value that counts as solving an episode (reported as ``is_success``)."""
+
+    # -- references ------------------------------------------------------------------------------------
+    def no_memory_actions(self, episodes: Episodes) -> np.ndarray:
+        """The best actions without memory (``[B, T, ...]``): the target's mean (0 for every task here), or a fixed class."""
+        if self.kind == "classification":
+            return np.zeros(episodes.scored.shape, dtype=np.int64)
+        return np.zeros((*episodes.scored.shape, *self.action_space.shape), dtype=np.float32)
+
+    @abstractmethod
+    def oracle_actions(self, episodes: Episodes) -> np.ndarray:
+        """The upper reference's actions ``[B, T, ...]``; may read ``episodes.extras`` (privileged)."""
+
+    # -- rendering ----------------------------------------------------------------------------------------
+    def describe_step(self, episodes: Episodes, i: int, t: int) -> str:
+        """One line of text for the ``ansi`` view of episode ``i``, step ``t`` (before the action)."""
+        obs = episodes.obs
+        if isinstance(obs, dict):
+            parts = [f"{k}={_fmt(v[i, t])}" for k, v in obs.items() if v[i, t].ndim <= 1]
+            text = " ".join(parts)
+        else:
+            text = _fmt(obs[i, t])
+        return f"u={text}"
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{type(self).__name__}({args})"
+
+
+def _fmt(v: np.ndarray) -> str:
+    return "[" + " ".join(f"{x:+.2f}" for x in np.ravel(v)) + "]"
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``condition``: the one way task kwargs are validated."""
+    if not condition:
+        raise ValueError(message)
+
+
+def require_int(name: str, value: Any, minimum: int = 1) -> int:
+    """An int kwarg >= minimum (bools rejected)."""
+    require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum,
+            f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def require_float(name: str, value: Any, minimum: float = 0.0) -> float:
+    """A finite real kwarg >= minimum."""
+    require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and np.isfinite(value) and value >= minimum, f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def require_choice(name: str, value: Any, choices: tuple) -> Any:
+    """A kwarg that must be one of ``choices``."""
+    require(value in choices, f"{name} must be one of {choices}, got {value!r}")
+    return value

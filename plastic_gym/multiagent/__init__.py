@@ -1,0 +1,1 @@
+"""PettingZoo multi-agent tasks built on the single-agent generators."""

@@ -1,0 +1,1 @@
+"""The suite's tasks, one module each: the generator and its Gymnasium env classes live together."""
