@@ -23,6 +23,9 @@ def _with_masks(info: dict[str, Any], num_envs: int) -> dict[str, Any]:
     return out
 
 
+_AUTORESET_MODES = {"nextstep": AutoresetMode.NEXT_STEP, "samestep": AutoresetMode.SAME_STEP}
+
+
 class PlasticVectorEnv(VectorEnv):
     """A native vector env over one task: all N episodes are generated in one batch and stepped in lockstep.
 
@@ -44,13 +47,9 @@ class PlasticVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        modes = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
-        try:
-            autoreset_mode = AutoresetMode(autoreset_mode)
-        except ValueError:
-            autoreset_mode = None
-        if autoreset_mode not in modes:
-            raise ValueError(f"autoreset_mode must be one of {[m.value for m in modes]}")
+        autoreset_mode = _AUTORESET_MODES.get(str(getattr(autoreset_mode, "value", autoreset_mode)).lower().replace("_", ""))
+        if autoreset_mode is None:
+            raise ValueError('autoreset_mode must be "next_step" or "same_step" (or a gymnasium AutoresetMode)')
         self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
         self.num_envs = int(num_envs)
         self.render_mode = render_mode

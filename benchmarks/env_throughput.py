@@ -1,0 +1,73 @@
+"""Env-steps per second of the native vector env against gymnasium's SyncVectorEnv, side by side in one run.
+
+For every registered embedded id and 1, 64 and 1024 envs, both vector envs play the same number of steps
+(covering at least one full episode and its autoreset) with the same actions; the table shows steps per
+second of each and their ratio. A second table shows episodes per second of ``task.sample(64)``, the
+supervised view. Absolute numbers depend on the machine; the ratios are the point.
+
+    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--ids PlasticAssoc-v0 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import plastic_gym
+
+
+def actions_for(space: gym.Space, n: int, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(0, space.n, size=n)
+    return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
+
+
+def steps_per_second(envs: gym.vector.VectorEnv, steps: int, seed: int = 0) -> float:
+    """Steps x envs per second, a reset included in the timing (episodes are generated at reset)."""
+    rng = np.random.default_rng(seed)
+    actions = [actions_for(envs.single_action_space, envs.num_envs, rng) for _ in range(steps)]
+    start = time.perf_counter()
+    envs.reset(seed=seed)
+    for a in actions:
+        envs.step(a)
+    return envs.num_envs * steps / (time.perf_counter() - start)
+
+
+def sample_rate(task, batch: int = 64, min_seconds: float = 0.5) -> float:
+    """Episodes per second of ``task.sample(batch)``."""
+    rng, n, start = np.random.default_rng(0), 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < min_seconds or n == 0:
+        task.sample(batch, rng)
+        n += 1
+    return n * batch / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
+    parser.add_argument("--ids", nargs="+", default=[i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0"])
+    args = parser.parse_args()
+
+    print(f"{'id':<26}{'envs':>6}{'native steps/s':>16}{'Sync steps/s':>14}{'ratio':>8}")
+    for env_id in args.ids:
+        length = plastic_gym.make_task(env_id).episode_length
+        for n in args.sizes:
+            steps = length + 2  # one whole episode, the autoreset step and one more
+            native = gym.make_vec(env_id, num_envs=n)
+            sync = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, disable_env_checker=True)] * n)
+            steps_per_second(native, 2)  # warm-up (imports, caches)
+            rate_native, rate_sync = steps_per_second(native, steps), steps_per_second(sync, steps)
+            print(f"{env_id:<26}{n:>6}{rate_native:>16,.0f}{rate_sync:>14,.0f}{rate_native / rate_sync:>7.1f}x", flush=True)
+            native.close()
+            sync.close()
+
+    print(f"\n{'id':<26}{'sample(64) episodes/s':>22}")
+    for env_id in args.ids:
+        print(f"{env_id:<26}{sample_rate(plastic_gym.make_task(env_id)):>22,.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
