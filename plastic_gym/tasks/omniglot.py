@@ -1,0 +1,170 @@
+"""Reader of the Omniglot data set (Lake, Salakhutdinov & Tenenbaum 2015), for ``PlasticOmniglot-v0``.
+
+The images are read once per (data, split, image size) into one array ``[n_characters, n_drawings, H, W]`` uint8
+(ink 255 on 0, resized from 105x105 with Pillow's antialiasing), so sampling an episode is numpy indexing.
+
+Where the data comes from (``root`` defaults to ``$PLASTIC_GYM_DATA/omniglot``), looked up in this order:
+
+1. Named subsets of the official repository (https://github.com/brendenlake/omniglot, folder ``python/``), each
+   either a zip file ``root/NAME.zip`` (read directly, never extracted) or its extracted folder ``root/NAME/``:
+   ``split="train"`` reads ``images_background``, or else ``images_background_small1``;
+   ``split="test"`` reads ``images_evaluation``, or else ``images_background_small2``.
+   The test split leaves out every alphabet that the train subset in the same root also has, so that train and
+   test never share a character: ``images_background`` and ``images_evaluation`` share none, but the two small
+   subsets both hold Greek and Latin (same drawings), so with them train has 5 alphabets (136 characters) and
+   test the 3 others of ``small2`` (Japanese katakana, Sanskrit, Tagalog: 106 characters).
+2. Otherwise a root that directly holds alphabets (``root/ALPHABET/characterNN/*.png``, or one zip file of that
+   layout) is one pool: its alphabets sorted by name are split 60/40 (as background/evaluation are, 30/20), the
+   first 60% for ``"train"`` and the rest for ``"test"``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DOWNLOAD_URL = "https://github.com/brendenlake/omniglot/tree/master/python"
+#: Official subsets per split, in order of preference.
+SUBSETS = {"train": ("images_background", "images_background_small1"),
+           "test": ("images_evaluation", "images_background_small2")}
+#: Fraction of alphabets that ``split="train"`` takes from a root that is a single pool of alphabets.
+TRAIN_FRACTION = 0.6
+
+
+class OmniglotNotFoundError(FileNotFoundError, ValueError):
+    """The Omniglot data is not where ``root`` says (a ``FileNotFoundError`` and a ``ValueError``)."""
+
+
+@dataclass(frozen=True)
+class OmniglotSet:
+    """The characters of one split: ``images[c, d]`` is drawing d of character c (uint8, ink 255 on 0)."""
+
+    images: np.ndarray  # [n_characters, n_drawings, H, W] uint8, read-only
+    names: tuple[str, ...]  # "alphabet/characterNN" of each character
+    sources: tuple[str, ...]  # the zip files / folders read
+
+    @property
+    def n_characters(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def n_drawings(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def alphabets(self) -> tuple[str, ...]:
+        return tuple(sorted({n.split("/")[0] for n in self.names}))
+
+
+def default_root() -> Path | None:
+    """``$PLASTIC_GYM_DATA/omniglot``, or None when the variable is not set."""
+    base = os.environ.get("PLASTIC_GYM_DATA")
+    return Path(base) / "omniglot" if base else None
+
+
+def _missing(root: Path | None, why: str) -> OmniglotNotFoundError:
+    where = f"root={str(root)!r}" if root is not None else "root=None and $PLASTIC_GYM_DATA is not set"
+    target = str(root) if root is not None else "$PLASTIC_GYM_DATA/omniglot"
+    return OmniglotNotFoundError(
+        f"Omniglot data not found ({where}): {why}. Download images_background.zip and images_evaluation.zip "
+        f"(or the small subsets images_background_small1.zip and images_background_small2.zip) from {DOWNLOAD_URL} "
+        f"and put the zip files (or their extracted folders) in {target}, then pass root=that folder or set "
+        f"PLASTIC_GYM_DATA to its parent. Or use source='glyphs' (procedural characters, no download).")
+
+
+def _find_subset(root: Path, name: str) -> Path | None:
+    for path in (root / name, root / f"{name}.zip"):
+        if path.is_dir() or (path.is_file() and path.suffix == ".zip"):
+            return path
+    return None
+
+
+def _list_pngs(source: Path) -> dict[tuple[str, str], list[str]]:
+    """(alphabet, character) -> sorted png locations (zip member names or file paths) of a zip or a folder."""
+    if source.is_file():
+        with zipfile.ZipFile(source) as z:
+            members = [m for m in z.namelist() if m.lower().endswith(".png")]
+        items = [(tuple(m.split("/")[-3:-1]), m) for m in members if m.count("/") >= 2]
+    else:
+        items = [((p.parent.parent.name, p.parent.name), str(p)) for p in source.glob("*/*/*.png")]
+    table: dict[tuple[str, str], list[str]] = {}
+    for key, loc in items:
+        table.setdefault(key, []).append(loc)
+    return {k: sorted(v) for k, v in sorted(table.items())}
+
+
+def locate(root: str | os.PathLike | None, split: str) -> tuple[tuple[Path, ...], tuple[str, ...], tuple[str, ...]]:
+    """Where ``split`` reads from: ``(sources, alphabets to keep or (), alphabets to leave out)`` (see module doc)."""
+    path = Path(root).expanduser() if root is not None else default_root()
+    if path is None:
+        raise _missing(None, "no data folder given")
+    if not path.exists():
+        raise _missing(path, "the folder does not exist")
+    if path.is_dir():
+        found = {s: next((p for n in SUBSETS[s] if (p := _find_subset(path, n)) is not None), None) for s in SUBSETS}
+        if found[split] is not None:
+            exclude = ()
+            if split == "test" and found["train"] is not None:
+                exclude = tuple(sorted({a for a, _ in _list_pngs(found["train"])}))
+            return (found[split],), (), exclude
+    alphabets = sorted({a for a, _ in _list_pngs(path)})
+    if not alphabets:
+        raise _missing(path, f"it holds neither the subsets {SUBSETS[split]} (zip or folder) nor "
+                             f"ALPHABET/CHARACTER/*.png folders")
+    if len(alphabets) < 2:
+        raise ValueError(f"Omniglot root {str(path)!r} holds one alphabet ({alphabets[0]}); splitting it into "
+                         f"train/test alphabets needs at least 2")
+    n_train = min(len(alphabets) - 1, max(1, math.ceil(TRAIN_FRACTION * len(alphabets))))
+    keep = alphabets[:n_train] if split == "train" else alphabets[n_train:]
+    return (path,), tuple(keep), ()
+
+
+def load(root: str | os.PathLike | None, split: str, image_size: int) -> OmniglotSet:
+    """The characters of ``split`` at ``image_size`` (cached: tasks over the same data share one array)."""
+    if split not in SUBSETS:
+        raise ValueError(f"split must be one of {tuple(SUBSETS)}, got {split!r}")
+    sources, keep, exclude = locate(root, split)
+    stamp = tuple((str(p.resolve()), p.stat().st_mtime_ns) for p in sources)
+    return _load_cached(stamp, keep, exclude, int(image_size))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(stamp: tuple[tuple[str, int], ...], keep: tuple[str, ...], exclude: tuple[str, ...],
+                 size: int) -> OmniglotSet:
+    from PIL import Image  # only this reader needs Pillow
+
+    sources = tuple(Path(p) for p, _ in stamp)
+    chars: list[tuple[str, str, Path, list[str]]] = []
+    for source in sources:
+        for (alphabet, character), locs in _list_pngs(source).items():
+            if (keep and alphabet not in keep) or alphabet in exclude:
+                continue
+            chars.append((alphabet, character, source, locs))
+    if not chars:
+        raise OmniglotNotFoundError(f"no Omniglot characters found in {[str(s) for s in sources]}")
+    counts = [len(locs) for *_, locs in chars]
+    n_drawings = min(counts)
+    if n_drawings < 2:
+        raise ValueError(f"every Omniglot character needs >= 2 drawings; {chars[counts.index(n_drawings)][:2]} has "
+                         f"{n_drawings}")
+    images = np.empty((len(chars), n_drawings, size, size), np.uint8)
+    archives = {s: zipfile.ZipFile(s) for s in sources if s.is_file()}
+    try:
+        for c, (_, _, source, locs) in enumerate(chars):
+            for d, loc in enumerate(locs[:n_drawings]):
+                data = archives[source].read(loc) if source in archives else Path(loc).read_bytes()
+                with Image.open(io.BytesIO(data)) as im:
+                    ink = Image.fromarray(255 - np.asarray(im.convert("L")))  # the files draw black on white
+                    images[c, d] = np.asarray(ink.resize((size, size), Image.Resampling.BILINEAR))
+    finally:
+        for z in archives.values():
+            z.close()
+    images.setflags(write=False)
+    return OmniglotSet(images, tuple(f"{a}/{ch}" for a, ch, *_ in chars), tuple(str(s) for s in sources))
