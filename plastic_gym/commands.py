@@ -37,7 +37,7 @@ def reference_rows(episodes: int, seed: int) -> list[dict]:
         try:
             task = plastic_gym.make_task(env_id)
         except (FileNotFoundError, ValueError) as err:  # e.g. Omniglot data not on disk
-            rows.append({"id": env_id, "error": str(err).splitlines()[0]})
+            rows.append({"id": env_id, "error": str(err)})
             continue
         batch = task.sample(episodes, seed)
         score = lambda actions: float(np.mean(task.episode_metrics(actions, batch)[task.primary_metric]))  # noqa: E731
@@ -54,7 +54,7 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
     body = []
     for r in rows:
         if "error" in r:
-            body.append([r["id"], f"unavailable: {r['error']}", "", "", "", "", ""])
+            body.append([r["id"], "unavailable (see below)", "", "", "", "", ""])
         else:
             body.append([r["id"], r["obs"], r["action"], str(r["T"]), r["metric"], f"{r['no_memory']:.3f}",
                          f"{r['oracle']:.3f}"])
@@ -63,7 +63,8 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
     fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(row) for row in body])
+    notes = [f"\n{r['id']}: {r['error']}" for r in rows if "error" in r]
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(row) for row in body] + notes)
 
 
 def run(args: argparse.Namespace) -> int:
