@@ -1,1 +1,30 @@
-"""plastic_gym.leaderboard"""
+"""plastic_gym.leaderboard: the agent protocol, suite v0, evaluation, scoring, submissions and rendering (SPEC 5).
+
+    plastic-gym evaluate --agent SPEC --out result.json     # play suite v0, write per-episode metrics and scores
+    plastic-gym submit result.json                          # validate, add to submissions/, re-render
+    plastic-gym verify NAME                                 # re-run a submission from its agent source
+    plastic-gym render                                      # LEADERBOARD.md, leaderboard.png, index.html
+
+Modules: ``protocol`` (Agent, AgentMetadata, TaskContext), ``agents`` (reference agents, SB3/checkpoint/import
+adapters, ``load_agent``), ``suite`` (versioned suite files and their hashes), ``evaluate``, ``scoring``
+(normalization, IQM/mean, stratified bootstrap), ``results`` (schema, validation, atomic writes), ``submit``,
+``render``, ``cli``. Importing this package is light: the names below load their module on first use (the
+functions named like their module, ``evaluate.evaluate``, ``submit.submit``, ``render.render``, are imported from it).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Agent": "protocol", "AgentMetadata": "protocol", "TaskContext": "protocol",
+    "load_agent": "agents", "load_suite": "suite", "score": "scoring", "validate": "results", "verify": "submit",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,320 @@
+"""Reference agents and adapters, and ``load_agent(spec)``: every way to name an agent on the command line.
+
+Agent specs (``plastic-gym evaluate --agent SPEC``):
+
+- ``random``, ``no-memory``, ``oracle``: the reference agents (``oracle`` is privileged).
+- ``sb3:PATH`` or ``PATH.zip``: a Stable-Baselines3 model (``sb3:ALGO:PATH`` names the algorithm class, e.g.
+  ``sb3:RecurrentPPO:model.zip``; otherwise it is read from the zip). Plays the tasks whose spaces it fits.
+- ``checkpoint:PATH`` or ``PATH.pt``: a plastic-network checkpoint (``plastic_gym.agents.CheckpointAgent``).
+  Plays the tasks whose spaces it fits.
+- ``PATH.json``: a manifest ``{"metadata": {"name": ..., ...}, "tasks": {"<task name>": "<spec>", ...}}`` that
+  combines per-task agents into one leaderboard entry (paths relative to the manifest).
+- ``module:factory`` (or ``path/to/file.py:factory``): ``factory()`` returns an agent factory (with ``for_task``)
+  or one agent (with ``reset``/``act``) used on every task.
+
+Tasks an agent cannot play are played by the no-memory reference and marked as fallbacks (normalized 0).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from .protocol import Agent, AgentMetadata, TaskContext, spaces_compatible
+
+REFERENCE_AGENTS = ("random", "no-memory", "oracle")
+
+
+# -- reference agents ------------------------------------------------------------------------------------------
+class RandomAgent:
+    """Uniform random actions from the action space (numpy, seeded; ``seed`` may be a sequence of ints)."""
+
+    def __init__(self, action_space: spaces.Space, seed: int | tuple[int, ...] = 0):
+        self.action_space = action_space
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, num_envs: int):
+        return None
+
+    def act(self, obs, state, episode_start):
+        n = len(episode_start)
+        space = self.action_space
+        if isinstance(space, spaces.Discrete):
+            return space.start + self.rng.integers(0, space.n, n), state
+        low = np.broadcast_to(space.low, space.shape)
+        high = np.broadcast_to(space.high, space.shape)
+        return self.rng.uniform(low, high, (n, *space.shape)).astype(space.dtype), state
+
+
+class NoMemoryAgent:
+    """The task's no-memory actions (``task.no_memory_actions``: the target mean 0, or a fixed class).
+
+    Those actions may depend on the step index (a clock is not memory of the episode), so they are read as a
+    per-step table from one generated episode; the state is the step counter.
+    """
+
+    def __init__(self, task):
+        from plastic_gym.core.rng import seed_keys
+
+        self.table = np.asarray(task.no_memory_actions(task.generate(seed_keys([0]))))[0]  # [T, *action_shape]
+
+    def reset(self, num_envs: int):
+        return 0
+
+    def act(self, obs, state, episode_start):
+        t = np.where(np.asarray(episode_start), 0, state)
+        t = int(np.max(t)) if np.size(t) else 0
+        actions = np.repeat(self.table[t][None], len(episode_start), axis=0)
+        return actions, t + 1
+
+
+class OracleAgent:
+    """Privileged upper reference: reads the vector env's ``episodes`` and ``t`` and plays
+    ``task.oracle_actions(episodes)[:, t]`` (cached per batch of episodes)."""
+
+    def __init__(self, task, env):
+        if env is None:
+            raise RuntimeError("the oracle is privileged: it needs the vector env (TaskContext.env)")
+        self.task, self.env = task, env
+
+    def reset(self, num_envs: int):
+        return None
+
+    def act(self, obs, state, episode_start):
+        from .evaluate import oracle_actions
+
+        return oracle_actions(self.task, self.env.episodes)[:, self.env.t], state
+
+
+class ReferenceFactory:
+    """Factory of one of the reference agents."""
+
+    _META = {
+        "random": dict(state_floats=0, description="uniform random actions from the action space"),
+        "no-memory": dict(state_floats=0, description="the best output without memory: target mean 0, or class 0"),
+        "oracle": dict(state_floats=None, privileged=True,
+                       description="privileged upper reference: reads the episode (task.oracle_actions)"),
+    }
+
+    def __init__(self, kind: str, seed: int = 0):
+        if kind not in REFERENCE_AGENTS:
+            raise ValueError(f"unknown reference agent {kind!r}; expected one of {REFERENCE_AGENTS}")
+        self.kind, self.seed = kind, seed
+        self.metadata = AgentMetadata(name=kind, parameters=0, regime="none", source=kind, **self._META[kind])
+
+    def for_task(self, context: TaskContext) -> Agent:
+        if self.kind == "random":
+            return RandomAgent(context.action_space, seed=(self.seed, zlib.crc32(context.name.encode())))
+        if self.kind == "no-memory":
+            return NoMemoryAgent(context.task)
+        return OracleAgent(context.task, context.env)
+
+
+# -- adapters ---------------------------------------------------------------------------------------------------
+class SB3Agent:
+    """A Stable-Baselines3 model (recurrent or not) as an ``Agent``: ``model.predict(obs, state=, episode_start=,
+    deterministic=True)``. Non-recurrent policies ignore the state and return ``None``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def reset(self, num_envs: int):
+        return None
+
+    def act(self, obs, state, episode_start):
+        actions, state = self.model.predict(obs, state=state, episode_start=np.asarray(episode_start),
+                                            deterministic=True)
+        return np.asarray(actions), state
+
+
+def sb3_metadata(model, name: str, source: str) -> AgentMetadata:
+    """Parameters, recurrent state size (the actor's LSTM h and c) and regime of an SB3 model."""
+    policy = model.policy
+    params = sum(p.numel() for p in policy.parameters() if p.requires_grad)
+    state = 0
+    shape = getattr(policy, "lstm_hidden_state_shape", None)  # (n_layers, n_envs, hidden) for sb3-contrib
+    if shape is not None:
+        state = 2 * int(shape[0]) * int(shape[-1])
+    algo = type(model).__name__
+    budget = getattr(model, "num_timesteps", None)
+    return AgentMetadata(name=name, parameters=params, state_floats=state, regime=algo.lower(),
+                         budget=f"{budget} env steps" if budget else None, source=source,
+                         description=f"Stable-Baselines3 {algo} ({type(policy).__name__})")
+
+
+def _sb3_class(path: Path, algo: str | None):
+    """The SB3 algorithm class to load ``path`` with: ``algo`` if given, else guessed from the zip's policy class."""
+    import stable_baselines3
+
+    try:
+        import sb3_contrib
+    except ImportError:  # sb3-contrib is optional
+        sb3_contrib = None
+    modules = [m for m in (stable_baselines3, sb3_contrib) if m is not None]
+    if algo is None:
+        try:
+            with zipfile.ZipFile(path) as z:
+                data = json.loads(z.read("data"))
+            policy = json.dumps(data.get("policy_class", ""))
+        except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is not a Stable-Baselines3 model zip ({err})") from None
+        algo = "RecurrentPPO" if "recurrent" in policy.lower() or "lstm" in policy.lower() else "PPO"
+    for module in modules:
+        if hasattr(module, algo):
+            return getattr(module, algo)
+    raise ValueError(f"unknown Stable-Baselines3 algorithm {algo!r} (sb3:ALGO:PATH, e.g. PPO, A2C, RecurrentPPO)")
+
+
+class SingleModelFactory:
+    """One trained agent that plays every task whose spaces match its own (others fall back to no-memory)."""
+
+    def __init__(self, agent: Agent, metadata: AgentMetadata, observation_space=None, action_space=None):
+        self.agent, self.metadata = agent, metadata
+        self.observation_space, self.action_space = observation_space, action_space
+
+    def for_task(self, context: TaskContext) -> Agent | None:
+        ok = spaces_compatible(self.observation_space, self.action_space, context.observation_space,
+                               context.action_space)
+        return self.agent if ok else None
+
+
+class AgentObjectFactory:
+    """Any object with ``reset``/``act`` used on every task (if it has ``observation_space``/``action_space``, only
+    on the tasks they fit)."""
+
+    def __init__(self, agent: Any, metadata: AgentMetadata):
+        self.agent, self.metadata = agent, metadata
+
+    def for_task(self, context: TaskContext) -> Agent | None:
+        ok = spaces_compatible(getattr(self.agent, "observation_space", None), getattr(self.agent, "action_space", None),
+                               context.observation_space, context.action_space)
+        return self.agent if ok else None
+
+
+class ManifestFactory:
+    """Per-task agents combined into one leaderboard entry (a manifest file)."""
+
+    def __init__(self, metadata: AgentMetadata, factories: dict[str, Any]):
+        self.metadata, self.factories = metadata, factories
+
+    def for_task(self, context: TaskContext) -> Agent | None:
+        factory = self.factories.get(context.name) or self.factories.get("*")
+        return None if factory is None else factory.for_task(context)
+
+
+def _check_agent(obj: Any, what: str) -> None:
+    missing = [m for m in ("reset", "act") if not callable(getattr(obj, m, None))]
+    if missing:
+        raise ValueError(f"{what} is not an agent: it lacks {missing} (expected reset(num_envs) and "
+                         "act(obs, state, episode_start))")
+
+
+def _import_attr(spec: str) -> Any:
+    module_name, _, attr = spec.rpartition(":")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise ValueError(f"agent spec {spec!r}: file {path} does not exist")
+        mod_spec = importlib.util.spec_from_file_location(f"_plastic_gym_agent_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[mod_spec.name] = module
+        mod_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise ValueError(f"agent spec {spec!r}: cannot import module {module_name!r} ({err})") from None
+    if not hasattr(module, attr):
+        raise ValueError(f"agent spec {spec!r}: module {module_name!r} has no attribute {attr!r}")
+    return getattr(module, attr)
+
+
+def resolve_path(path: str | Path, base: Path | None = None) -> Path:
+    """A file named by an agent spec: as given (or relative to ``base``), else relative to the source tree, else
+    inside the installed ``plastic_gym.baselines`` package (``baselines/...`` paths of committed submissions)."""
+    path = Path(path)
+    candidates = [path] if path.is_absolute() else [(base or Path.cwd()) / path, Path.cwd() / path,
+                                                     Path(__file__).resolve().parents[1] / path]
+    if not path.is_absolute() and path.parts and path.parts[0] == "baselines":
+        try:
+            import plastic_gym.baselines as pkg
+
+            candidates.append(Path(pkg.__file__).parent.joinpath(*path.parts[1:]))
+        except ImportError:
+            pass
+    for c in candidates:
+        if c.exists():
+            return c
+    raise ValueError(f"agent file {path} not found (looked in {[str(c.parent) for c in candidates]})")
+
+
+def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
+    """The agent factory named by ``spec`` (see the module docstring)."""
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"agent spec must be a non-empty string, got {spec!r}")
+    if spec in REFERENCE_AGENTS:
+        return ReferenceFactory(spec, seed)
+    kind, _, rest = spec.partition(":")
+    if kind == "sb3" or (not rest and spec.endswith(".zip")):
+        algo, _, path = rest.rpartition(":") if kind == "sb3" else ("", "", spec)
+        path = resolve_path(path, base)
+        cls = _sb3_class(path, algo or None)
+        model = cls.load(str(path), device="cpu")
+        model.set_random_seed(seed)
+        meta = sb3_metadata(model, name=path.stem, source=spec)
+        return SingleModelFactory(SB3Agent(model), meta, model.observation_space, model.action_space)
+    if kind == "checkpoint" or (not rest and spec.endswith(".pt")):
+        path = resolve_path(rest if kind == "checkpoint" else spec, base)
+        try:
+            from plastic_gym.agents import CheckpointAgent
+        except ImportError as err:
+            raise ValueError(f"agent spec {spec!r}: plastic-network checkpoints need plastic_gym.agents.CheckpointAgent "
+                             f"(pip install 'plastic-gym[agents]'): {err}") from None
+        agent = CheckpointAgent.from_checkpoint(path)
+        _check_agent(agent, f"CheckpointAgent.from_checkpoint({path})")
+        meta = AgentMetadata.coerce(getattr(agent, "metadata", None), default_name=path.stem,
+                                    regime="supervised-bptt", source=spec)
+        task = getattr(agent, "task", None)
+        obs_space = getattr(agent, "observation_space", getattr(task, "observation_space", None))
+        act_space = getattr(agent, "action_space", getattr(task, "action_space", None))
+        return SingleModelFactory(agent, meta, obs_space, act_space)
+    if not rest and spec.endswith(".json"):
+        return _load_manifest(resolve_path(spec, base), seed, source=spec)
+    if rest:
+        obj = _import_attr(spec)
+        if callable(obj) and not hasattr(obj, "for_task") and not hasattr(obj, "act"):
+            obj = obj()
+        elif isinstance(obj, type):
+            obj = obj()
+        default = spec.rpartition(":")[2].replace("_", "-")
+        if hasattr(obj, "for_task"):
+            obj.metadata = AgentMetadata.coerce(getattr(obj, "metadata", None), default_name=default, source=spec)
+            return obj
+        _check_agent(obj, f"{spec!r}")
+        meta = AgentMetadata.coerce(getattr(obj, "metadata", None), default_name=default, source=spec)
+        return AgentObjectFactory(obj, meta)
+    raise ValueError(f"cannot interpret agent spec {spec!r}: expected one of {list(REFERENCE_AGENTS)}, sb3:PATH, "
+                     "PATH.zip, checkpoint:PATH, PATH.pt, PATH.json (manifest) or module:factory")
+
+
+def _load_manifest(path: Path, seed: int, source: str) -> ManifestFactory:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read agent manifest {path}: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or "metadata" not in data:
+        raise ValueError(f"agent manifest {path} must be an object with 'metadata' (name, ...) and 'tasks' "
+                         "({task name: agent spec})")
+    factories = {name: load_agent(s, seed=seed, base=path.parent) for name, s in data["tasks"].items()}
+    meta = AgentMetadata.coerce(data["metadata"], default_name=path.stem, source=source)
+    return ManifestFactory(meta, factories)
+

@@ -1,0 +1,223 @@
+"""Result files: reading, atomic writing, and validation (schema, suite hash, references, recomputed scores).
+
+A result document (``schema.json``) holds, per task of a suite, the per-episode primary metric of the no-memory
+and oracle references and of each run of each agent, and the scores derived from them. ``validate`` rejects a
+document whose numbers cannot be reproduced from its own per-episode data, whose suite hash is not the suite's,
+or whose references differ from those of the suite's episodes. Every problem is reported with the field, the
+task and the expected vs found value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .evaluate import FORMAT, make_env, reference_metrics, rounded
+from .scoring import bootstrap_method, compare_scores, score
+from .suite import Suite, load_suite
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
+#: Interval tolerance when a file was made with another scipy (its bootstrap may draw other resamples).
+OTHER_SCIPY_INTERVAL_TOL = 0.05
+
+
+class ResultError(ValueError):
+    """A result file that cannot be accepted; the message lists every problem found."""
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)\s*\]")
+
+
+def dumps(doc: Any) -> str:
+    """Indented JSON with every list of numbers on one line (per-episode arrays stay compact but diffable)."""
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace`` (a crash leaves the old file
+    or none, never half a file). Refuses (``FileExistsError``) to replace an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; refusing to overwrite it (use --force / --replace)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions of a normal one
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, doc: Any, overwrite: bool = False) -> Path:
+    """Write ``doc`` as JSON atomically (``write_atomic``); it is serialized first, so a bad value writes nothing."""
+    return write_atomic(path, dumps(doc).encode(), overwrite)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; a missing or malformed file is a ``ResultError`` naming the file and position."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ResultError(f"cannot read {path}: {err.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def schema_problems(doc: Any) -> list[str]:
+    """Schema violations, each as ``field <path>: <message>``."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        problems.append(f"field {where}: {err.message}")
+    return problems
+
+
+def _suite_problems(doc: dict[str, Any], allow_short: bool, suite: Suite | None) -> tuple[Suite | None, list[str]]:
+    problems = []
+    if suite is None:
+        try:
+            suite = load_suite(doc["suite"]["name"])
+        except ValueError as err:
+            return None, [f"field suite/name: {err}"]
+    if doc["suite"]["name"] != suite.name:
+        return suite, [f"field suite/name: expected {suite.name!r}, found {doc['suite']['name']!r}"]
+    if doc["suite"]["hash"] != suite.hash:
+        problems.append(f"field suite/hash: expected {suite.hash} (suite {suite.name!r} as shipped), found "
+                        f"{doc['suite']['hash']}")
+    if doc["suite"]["version"] != suite.version:
+        problems.append(f"field suite/version: expected {suite.version}, found {doc['suite']['version']}")
+    names = [t["name"] for t in doc["tasks"]]
+    if names != suite.task_names:
+        problems.append(f"field tasks: expected the tasks {suite.task_names} (in order), found {names}")
+        return suite, problems
+    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks)):
+        for key in ("env_id", "kwargs", "seed"):
+            if t[key] != getattr(s, key):
+                problems.append(f"field tasks/{i}/{key} (task {s.name}): expected {getattr(s, key)!r}, found {t[key]!r}")
+        if t["episodes"] != s.episodes and not (allow_short and t["episodes"] < s.episodes):
+            problems.append(f"field tasks/{i}/episodes (task {s.name}): expected {s.episodes} (the suite's eval "
+                            f"episodes), found {t['episodes']}")
+        for ref in ("no_memory", "oracle"):
+            if len(t["references"][ref]) != t["episodes"]:
+                problems.append(f"field tasks/{i}/references/{ref} (task {s.name}): expected {t['episodes']} "
+                                f"per-episode values, found {len(t['references'][ref])}")
+    return suite, problems
+
+
+def _reference_problems(doc: dict[str, Any], suite: Suite, runtime_kwargs: dict | None) -> list[str]:
+    """Replay the references on the suite's episodes and compare them with the stored ones."""
+    problems = []
+    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks)):
+        env, _ = make_env(s, t["episodes"], runtime_kwargs)
+        task = env.task
+        if t["primary_metric"] != task.primary_metric or t["higher_is_better"] != task.higher_is_better:
+            problems.append(f"field tasks/{i}/primary_metric (task {s.name}): expected {task.primary_metric!r} "
+                            f"(higher_is_better={task.higher_is_better}), found {t['primary_metric']!r} "
+                            f"(higher_is_better={t['higher_is_better']})")
+        refs = reference_metrics(task, env.episodes)
+        env.close()
+        for ref, values in refs.items():
+            expected, found = np.asarray(rounded(values)), np.asarray(t["references"][ref], np.float64)
+            bad = np.flatnonzero(~np.isclose(expected, found, rtol=1e-5, atol=1e-7))
+            if bad.size:
+                j = int(bad[0])
+                problems.append(f"field tasks/{i}/references/{ref} (task {s.name}): {bad.size} episode(s) differ from "
+                                f"the suite's episodes, first episode {j}: expected {expected[j]!r}, found {found[j]!r}")
+    return problems
+
+
+def _agent_problems(doc: dict[str, Any]) -> list[str]:
+    problems = []
+    names = [a["metadata"]["name"] for a in doc["agents"]]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        problems.append(f"field agents: duplicate agent name(s) {dup}")
+    expected_method = bootstrap_method()
+    same_scipy = doc["bootstrap"].get("scipy") == expected_method["scipy"]
+    for key in ("method", "n_resamples", "confidence_level", "seed"):
+        if doc["bootstrap"][key] != expected_method[key]:
+            problems.append(f"field bootstrap/{key}: expected {expected_method[key]!r}, found {doc['bootstrap'][key]!r}")
+    tasks = doc["tasks"]
+    task_names = [t["name"] for t in tasks]
+    for a, agent in enumerate(doc["agents"]):
+        who = f"agent {agent['metadata']['name']!r}"
+        shape_ok = True
+        for r, run in enumerate(agent["runs"]):
+            if sorted(run) != sorted(task_names):
+                problems.append(f"field agents/{a}/runs/{r} ({who}): expected the tasks {task_names}, found {sorted(run)}")
+                shape_ok = False
+                continue
+            for t in tasks:
+                n = len(run[t["name"]]["primary"])
+                if n != t["episodes"]:
+                    problems.append(f"field agents/{a}/runs/{r}/{t['name']}/primary ({who}, task {t['name']}): expected "
+                                    f"{t['episodes']} per-episode values, found {n}")
+                    shape_ok = False
+        if not shape_ok:
+            continue
+        expected = score(tasks, agent["runs"])
+        tol = 1e-9 if same_scipy else OTHER_SCIPY_INTERVAL_TOL
+        problems += [f"{p} ({who})" for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", tol)]
+    return problems
+
+
+def validate(doc: Any, allow_short: bool = False, check_references: bool = True,
+             runtime_kwargs: dict[str, Any] | None = None, suite: Suite | None = None) -> Suite:
+    """Check a result document; raise ``ResultError`` listing every problem, else return its suite.
+
+    Checks, in order: the JSON schema; the suite (known name, hash, tasks, kwargs, seeds and episode counts;
+    fewer episodes only with ``allow_short``); the references, replayed on the suite's episodes
+    (``check_references``); every agent's scores, recomputed from the per-episode data. ``suite``: the suite to
+    check against (default: the shipped suite the document names).
+    """
+    problems = schema_problems(doc)
+    if problems:
+        raise ResultError("invalid result file:\n  " + "\n  ".join(problems))
+    if doc["format"] != FORMAT:
+        raise ResultError(f"field format: expected {FORMAT!r}, found {doc['format']!r}")
+    suite, problems = _suite_problems(doc, allow_short, suite)
+    if not problems and check_references:
+        problems += _reference_problems(doc, suite, runtime_kwargs)
+    if not problems:
+        problems += _agent_problems(doc)
+    if problems:
+        raise ResultError("invalid result file:\n  " + "\n  ".join(problems))
+    return suite
+
+
+def split_agents(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One document per agent (the submission files): the same document with ``agents`` of length 1."""
+    out = []
+    for agent in doc["agents"]:
+        single = copy.deepcopy({k: v for k, v in doc.items() if k != "agents"})
+        single["agents"] = [copy.deepcopy(agent)]
+        out.append(single)
+    return out

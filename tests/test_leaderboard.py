@@ -1,0 +1,409 @@
+"""Leaderboard: suite, reference agents and normalization, result files, submit/render round trips and rejections."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import plastic_gym
+from plastic_gym.cli import main
+from plastic_gym.leaderboard import scoring
+from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agent
+from plastic_gym.leaderboard.evaluate import evaluate, table
+from plastic_gym.leaderboard.protocol import Agent, AgentMetadata
+from plastic_gym.leaderboard.render import load_submissions, render
+from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
+from plastic_gym.leaderboard.submit import submit, verify
+from plastic_gym.leaderboard.suite import SUITE_HASHES, content_hash, load_suite, parse_suite
+
+EPISODES = 24
+
+
+def _playable(env_id: str, kwargs: dict) -> bool:
+    try:
+        plastic_gym.make_task(env_id, **kwargs)
+        return True
+    except Exception:  # e.g. PlasticOneShot-v0 while its module is not there yet
+        return False
+
+
+@pytest.fixture(scope="module")
+def small_suite(tmp_path_factory) -> tuple[Path, object]:
+    """Suite v0's playable tasks with EPISODES episodes each, as a suite file of its own."""
+    data = copy.deepcopy(load_suite("v0").data)
+    data["name"] = "v0-small"
+    data["tasks"] = [dict(t, episodes=EPISODES) for t in data["tasks"] if _playable(t["env_id"], t["kwargs"])]
+    path = tmp_path_factory.mktemp("suite") / "suite_small.json"
+    path.write_text(json.dumps(data))
+    return path, load_suite(path)
+
+
+@pytest.fixture(scope="module")
+def ref_doc(small_suite):
+    return evaluate([load_agent(n) for n in ("random", "no-memory", "oracle")], small_suite[1], progress=False)
+
+
+def _agent(doc, name):
+    return next(a for a in doc["agents"] if a["metadata"]["name"] == name)
+
+
+# -- suite --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["v0", "omniglot"])
+def test_suite_file_has_its_released_hash(name):
+    suite = load_suite(name)
+    assert suite.hash == SUITE_HASHES[name], "a released suite file changed: make a new version instead"
+    assert suite.hash == content_hash(json.loads((Path(plastic_gym.leaderboard.__file__).parent /
+                                                  f"suite_{name}.json").read_text()))
+
+
+def test_suite_v0_contents():
+    suite = load_suite("v0")
+    ids = [(t.env_id, t.kwargs) for t in suite.tasks]
+    for env_id in ("PlasticCopy-v0", "PlasticAssoc-v0", "PlasticRegression-v0", "PlasticRegressionMLP-v0"):
+        assert (env_id, {}) in ids
+    assert ("PlasticOneShot-v0", {"split": "test"}) in ids
+    assert ("PlasticCopy-v0", {"delay": 40}) in ids and ("PlasticAssoc-v0", {"noise": 0.5}) in ids
+    ranges = sorted((t.seed, t.seed + t.episodes) for t in suite.tasks)
+    assert ranges[0][0] >= 10_000_000
+    assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:])), "eval seed ranges overlap"
+    assert load_suite("omniglot").tasks[0].env_id == "PlasticOmniglot-v0"
+
+
+def test_suite_errors():
+    with pytest.raises(ValueError, match="unknown suite 'nope'"):
+        load_suite("nope")
+    with pytest.raises(ValueError, match="duplicate task names"):
+        parse_suite({"name": "x", "version": 0, "tasks": [
+            {"name": "a", "env_id": "PlasticCopy-v0", "kwargs": {}, "episodes": 1, "seed": 0}] * 2})
+    with pytest.raises(ValueError, match="lacks the field 'tasks'"):
+        parse_suite({"name": "x", "version": 0})
+
+
+# -- agents and normalization ---------------------------------------------------------------------------------
+def test_reference_agents_follow_the_protocol():
+    task = plastic_gym.make_task("PlasticCopy-v0")
+    for agent in (RandomAgent(task.action_space), NoMemoryAgent(task)):
+        assert isinstance(agent, Agent)
+    meta = load_agent("oracle").metadata
+    assert meta.privileged and meta.name == "oracle"
+    assert not load_agent("random").metadata.privileged
+    with pytest.raises(ValueError, match="cannot interpret agent spec"):
+        load_agent("nonsense")
+    with pytest.raises(ValueError, match="agent name must match"):
+        AgentMetadata(name="bad name/")
+
+
+def test_no_memory_zero_oracle_one_random_at_most_zero(ref_doc, small_suite):
+    names = small_suite[1].task_names
+    for agent, target in (("no-memory", 0.0), ("oracle", 1.0)):
+        scores = _agent(ref_doc, agent)["scores"]
+        for t in names:
+            s = scores["tasks"][t]
+            assert s["normalized"] == pytest.approx(target, abs=1e-12)
+            assert s["interval"][0] - 1e-12 <= target <= s["interval"][1] + 1e-12
+        assert scores["iqm"]["value"] == pytest.approx(target) and scores["mean"]["value"] == pytest.approx(target)
+    scores = _agent(ref_doc, "random")["scores"]
+    for t in names:
+        assert scores["tasks"][t]["interval"][0] <= 0.0, t
+    # references played through the env equal the references computed from the task
+    for task in ref_doc["tasks"]:
+        assert _agent(ref_doc, "no-memory")["runs"][0][task["name"]]["primary"] == task["references"]["no_memory"]
+        assert _agent(ref_doc, "oracle")["runs"][0][task["name"]]["primary"] == task["references"]["oracle"]
+    assert "scipy.stats.bootstrap" in ref_doc["bootstrap"]["method"]
+    assert "random" in table(ref_doc)
+
+
+def test_evaluation_is_deterministic(small_suite):
+    factories = lambda: [load_agent("random", seed=3)]  # noqa: E731
+    a = evaluate(factories(), small_suite[1], episodes=4, seed=3, progress=False)
+    b = evaluate(factories(), small_suite[1], episodes=4, seed=3, progress=False)
+    assert a["agents"] == b["agents"] and a["tasks"] == b["tasks"]
+
+
+def test_scores_with_several_runs():
+    rng = np.random.default_rng(0)
+    tasks = [{"name": f"t{i}", "references": {"no_memory": list(rng.uniform(0.9, 1.1, 30)),
+                                              "oracle": list(rng.uniform(0, 0.1, 30))}} for i in range(5)]
+    runs = [{t["name"]: {"primary": list(rng.uniform(0, 1, 30))} for t in tasks} for _ in range(2)]
+    out = scoring.score(tasks, runs)
+    x = []
+    for t in tasks:
+        nm, orc = np.mean(t["references"]["no_memory"]), np.mean(t["references"]["oracle"])
+        per_run = [(np.mean(r[t["name"]]["primary"]) - nm) / (orc - nm) for r in runs]
+        assert out["tasks"][t["name"]]["normalized"] == pytest.approx(np.mean(per_run))
+        x += per_run
+    from scipy.stats import trim_mean
+
+    assert out["iqm"]["value"] == pytest.approx(trim_mean(x, 0.25))
+    assert out["mean"]["value"] == pytest.approx(np.mean(x))
+    lo, hi = out["iqm"]["interval"]
+    assert lo < out["iqm"]["value"] < hi
+
+
+def test_import_spec_agent_and_space_fallback(small_suite, tmp_path):
+    module = tmp_path / "my_agent.py"
+    module.write_text("import numpy as np\nfrom gymnasium import spaces\n"
+                      "class A:\n"
+                      "    metadata = {'name': 'half', 'state_floats': 0}\n"
+                      "    observation_space = spaces.Box(-1, 1, (3,), np.float32)\n"
+                      "    action_space = spaces.Box(-1, 1, (1,), np.float32)\n"
+                      "    def reset(self, n): return None\n"
+                      "    def act(self, obs, state, start): return np.full((len(start), 1), 0.5, np.float32), state\n"
+                      "def make(): return A()\n")
+    factory = load_agent(f"{module}:make")
+    assert factory.metadata.name == "half" and factory.metadata.source == f"{module}:make"
+    doc = evaluate([factory], small_suite[1], episodes=8, progress=False)
+    run = doc["agents"][0]["runs"][0]
+    assert not run["copy"]["fallback"] and not run["copy-delay40"]["fallback"]
+    assert run["copy"]["means"]["recall_mse"] == pytest.approx(np.mean(
+        [np.mean((s - 0.5) ** 2) for s in plastic_gym.make_task("PlasticCopy-v0").generate(
+            plastic_gym.core.rng.seed_keys(10_000_000 + np.arange(8))).extras["sequence"][..., 0]]), rel=1e-5)
+    for t in ("assoc", "regression"):  # other observation shapes: the no-memory fallback, normalized 0
+        assert run[t]["fallback"] and doc["agents"][0]["scores"]["tasks"][t]["normalized"] == 0.0
+
+
+# -- result files: round trip and rejections --------------------------------------------------------------------
+def _dirs(tmp_path):
+    sub, out = tmp_path / "submissions", tmp_path / "site"
+    return sub, out
+
+
+def test_round_trip_evaluate_submit_render_reload(ref_doc, small_suite, tmp_path):
+    path = write_json_atomic(tmp_path / "result.json", ref_doc)
+    assert read_json(path) == ref_doc
+    sub, out = _dirs(tmp_path)
+    written = submit(path, sub, out, allow_short=True, suite=small_suite[1])
+    assert sorted(p.name for p in written) == ["no-memory.json", "oracle.json", "random.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["LEADERBOARD.md", "index.html", "leaderboard.png"]
+    reloaded = load_submissions(sub)
+    singles = {d["agents"][0]["metadata"]["name"]: d for d in split_agents(ref_doc)}
+    for doc in reloaded:
+        assert doc == singles[doc["agents"][0]["metadata"]["name"]]
+        validate(doc, allow_short=True, suite=small_suite[1])  # a submission is itself a valid result file
+    render(sub, out)
+    assert load_submissions(sub) == reloaded
+    md = (out / "LEADERBOARD.md").read_text()
+    assert "| 1 | **no-memory** |" in md and "oracle †" in md
+    page = (out / "index.html").read_text()
+    assert "data:image/png;base64," in page and "<table class=\"sortable\">" in page
+    assert "http://" not in page and "https://" not in page  # opens without network
+    # a single-agent file submits unchanged
+    single_path = write_json_atomic(tmp_path / "one.json", singles["random"])
+    with pytest.raises(FileExistsError, match="already on the leaderboard"):
+        submit(single_path, sub, out, allow_short=True, suite=small_suite[1])
+    submit(single_path, sub, out, replace=True, allow_short=True, suite=small_suite[1])
+    assert read_json(sub / "random.json") == read_json(single_path)
+
+
+def _edit_score(d):
+    d["agents"][0]["scores"]["tasks"]["assoc"]["normalized"] += 0.01
+
+
+def _edit_episode(d):
+    d["agents"][0]["runs"][0]["copy"]["primary"][3] *= 0.5
+
+
+def _edit_iqm_interval(d):
+    d["agents"][0]["scores"]["iqm"]["interval"][1] += 0.1
+
+
+def _edit_reference(d):
+    d["tasks"][0]["references"]["oracle"][0] += 0.01
+
+
+def _wrong_hash(d):
+    d["suite"]["hash"] = "sha256:" + "0" * 64
+
+
+def _missing_name(d):
+    del d["agents"][0]["metadata"]["name"]
+
+
+def _missing_tasks(d):
+    del d["tasks"]
+
+
+def _short_run(d):
+    d["agents"][0]["runs"][0]["regression"]["primary"].pop()
+
+
+def _wrong_seed(d):
+    d["tasks"][1]["seed"] += 1
+
+
+@pytest.mark.parametrize("edit, needles", [
+    (_edit_score, ["agents/0/scores/tasks/assoc/normalized", "expected", "found"]),
+    (_edit_episode, ["agents/0/scores/tasks/copy/score", "recomputed from the per-episode data"]),
+    (_edit_iqm_interval, ["agents/0/scores/iqm/interval"]),
+    (_edit_reference, ["tasks/0/references/oracle (task copy)", "first episode 0"]),
+    (_wrong_hash, ["suite/hash", "expected sha256:", "found sha256:0000"]),
+    (_missing_name, ["agents/0/metadata", "'name' is a required property"]),
+    (_missing_tasks, ["'tasks' is a required property"]),
+    (_short_run, ["agents/0/runs/0/regression/primary", f"expected {EPISODES}", f"found {EPISODES - 1}"]),
+    (_wrong_seed, ["tasks/1/seed (task copy-delay40)"]),
+])
+def test_submit_rejects_bad_files_and_writes_nothing(ref_doc, small_suite, tmp_path, edit, needles):
+    doc = split_agents(ref_doc)[0]  # random
+    edit(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    sub, out = _dirs(tmp_path)
+    with pytest.raises(ResultError) as err:
+        submit(path, sub, out, allow_short=True, suite=small_suite[1])
+    for needle in needles:
+        assert needle in str(err.value), str(err.value)
+    assert not sub.exists() and not out.exists()
+
+
+def test_submit_rejects_malformed_json_and_short_runs_by_default(ref_doc, small_suite, tmp_path):
+    sub, out = _dirs(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "plastic-gym-result", "agents": [')
+    with pytest.raises(ResultError, match="not valid JSON: .* line 1"):
+        submit(bad, sub, out, suite=small_suite[1])
+    good = write_json_atomic(tmp_path / "r.json", ref_doc)
+    with pytest.raises(ResultError, match=r"tasks/0/episodes \(task copy\): expected 512 .* found 24"):
+        submit(good, sub, out, suite=small_suite[1].__class__(**{**small_suite[1].__dict__, "tasks": tuple(
+            t.__class__(**{**t.__dict__, "episodes": 512}) for t in small_suite[1].tasks)}))
+    assert not sub.exists() and not out.exists()
+
+
+# -- the command line --------------------------------------------------------------------------------------------
+def test_cli_evaluate_submit_render_verify(small_suite, tmp_path, capsys):
+    suite_path = str(small_suite[0])
+    out = tmp_path / "nm.json"
+    sub, site = _dirs(tmp_path)
+    assert main(["evaluate", "--agent", "no-memory", "--suite", suite_path, "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "IQM normalized" in text and f"wrote {out}" in text
+    assert main(["evaluate", "--agent", "no-memory", "--suite", suite_path, "--out", str(out)]) == 2  # no overwrite
+    assert "refusing to overwrite" in capsys.readouterr().err
+    args = ["--submissions", str(sub), "--out-dir", str(site)]
+    assert main(["submit", str(out), "--suite", suite_path, "--allow-short", *args]) == 0
+    assert main(["render", *args]) == 0
+    assert read_json(sub / "no-memory.json") == read_json(out)
+    ok, report = verify("no-memory", sub, progress=False, suite=small_suite[1])
+    assert ok, report
+    doc = read_json(sub / "no-memory.json")
+    doc["agents"][0]["runs"][0]["copy"]["primary"][0] += 0.1  # tampered per-episode data: no longer reproduced
+    write_json_atomic(sub / "no-memory.json", doc, overwrite=True)
+    ok, report = verify("no-memory", sub, progress=False, suite=small_suite[1])
+    assert not ok and "copy" in report and "MISMATCH" in report
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["submit", str(bad), *args]) == 1
+    assert "rejected" in capsys.readouterr().err
+
+
+def test_interrupted_evaluation_leaves_no_result_file(small_suite, tmp_path, capsys):
+    module = tmp_path / "interrupting.py"
+    module.write_text("import numpy as np\n"
+                      "class A:\n"
+                      "    metadata = {'name': 'interrupting'}\n"
+                      "    def __init__(self): self.steps = 0\n"
+                      "    def reset(self, n): return None\n"
+                      "    def act(self, obs, state, start):\n"
+                      "        self.steps += 1\n"
+                      "        if self.steps == 70: raise KeyboardInterrupt\n"
+                      "        return np.zeros((len(start), 1), np.float32), state\n"
+                      "def make(): return A()\n")
+    out = tmp_path / "results" / "r.json"
+    out.parent.mkdir()
+    code = main(["evaluate", "--agent", f"{module}:make", "--suite", str(small_suite[0]), "--out", str(out),
+                 "--episodes", "4", "--no-progress"])
+    assert code == 130 and "no result file written" in capsys.readouterr().err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_atomic_write_refuses_overwrite(tmp_path):
+    path = write_json_atomic(tmp_path / "x.json", {"a": 1})
+    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+        write_json_atomic(path, {"a": 2})
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "y.json", {"a": float("nan")})  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+    assert read_json(path) == {"a": 1}
+
+
+# -- adapters ------------------------------------------------------------------------------------------------------
+def test_sb3_adapter(small_suite, tmp_path):
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", gym.make("PlasticCopy-v0"), n_steps=16, batch_size=16, seed=0, device="cpu")
+    model.save(tmp_path / "ppo_copy.zip")
+    factory = load_agent(f"sb3:{tmp_path / 'ppo_copy.zip'}")
+    assert factory.metadata.parameters > 0 and factory.metadata.state_floats == 0
+    doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
+    run = doc["agents"][0]["runs"][0]
+    assert not run["copy"]["fallback"] and run["assoc"]["fallback"]
+
+
+def test_recurrent_sb3_adapter(small_suite, tmp_path):
+    pytest.importorskip("sb3_contrib")
+    import gymnasium as gym
+    from sb3_contrib import RecurrentPPO
+
+    model = RecurrentPPO("MlpLstmPolicy", gym.make("PlasticAssoc-v0"), n_steps=16, batch_size=16, seed=0,
+                         device="cpu", policy_kwargs={"lstm_hidden_size": 8})
+    model.save(tmp_path / "rppo_assoc.zip")
+    factory = load_agent(str(tmp_path / "rppo_assoc.zip"))
+    assert factory.metadata.state_floats == 16 and factory.metadata.regime == "recurrentppo"
+    doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
+    run = doc["agents"][0]["runs"][0]
+    assert not run["assoc"]["fallback"] and not run["assoc-noise0.5"]["fallback"] and run["copy"]["fallback"]
+
+
+def test_checkpoint_adapter(small_suite, tmp_path):
+    agents = pytest.importorskip("plastic_gym.agents")
+    if not hasattr(agents, "CheckpointAgent"):
+        pytest.skip("plastic_gym.agents.CheckpointAgent is not there yet")
+    from plastic_gym.agents import TrainConfig, train
+
+    train(TrainConfig(task_id="PlasticCopy-v0", steps=2, hidden_dim=8, batch_size=4, val_every=2, val_episodes=4),
+          out_dir=tmp_path / "run", progress=False)
+    factory = load_agent(f"checkpoint:{tmp_path / 'run' / 'checkpoint.pt'}")
+    assert factory.metadata.regime == "supervised-bptt" and factory.metadata.parameters > 0
+    doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
+    run = doc["agents"][0]["runs"][0]
+    assert not run["copy"]["fallback"] and run["assoc"]["fallback"]
+
+
+def test_default_evaluation_includes_committed_baselines(small_suite, tmp_path, capsys):
+    module = tmp_path / "zero_agent.py"
+    module.write_text("import numpy as np\nfrom gymnasium import spaces\n"
+                      "class A:\n"
+                      "    observation_space = spaces.Box(-1, 1, (3,), np.float32)\n"
+                      "    def reset(self, n): return None\n"
+                      "    def act(self, obs, state, start): return np.zeros((len(start), 1), np.float32), state\n"
+                      "def make(): return A()\n")
+    doc = evaluate([load_agent(f"{module}:make")], small_suite[1], episodes=4, progress=False)
+    doc["agents"][0]["metadata"]["name"] = "my-baseline"
+    doc["agents"][0]["metadata"]["regime"] = "supervised-bptt"
+    sub = tmp_path / "submissions"
+    write_json_atomic(sub / "my-baseline.json", doc)
+    out = tmp_path / "all.json"
+    assert main(["evaluate", "--suite", str(small_suite[0]), "--episodes", "4", "--out", str(out),
+                 "--submissions", str(sub), "--no-progress"]) == 0
+    names = [a["metadata"]["name"] for a in read_json(out)["agents"]]
+    assert names == ["random", "no-memory", "oracle", "my-baseline"]
+    assert read_json(out)["agents"][3]["metadata"]["regime"] == "supervised-bptt"
+
+
+def test_omniglot_suite(tmp_path):
+    from conftest import OMNIGLOT_DIR
+
+    if not OMNIGLOT_DIR.exists():
+        pytest.skip(f"Omniglot test subsets not found at {OMNIGLOT_DIR}")
+    runtime = {"PlasticOmniglot-v0": {"root": str(OMNIGLOT_DIR)}}
+    suite = load_suite("omniglot")
+    doc = evaluate([load_agent("no-memory"), load_agent("oracle")], suite, episodes=8, progress=False,
+                   runtime_kwargs=runtime)
+    assert doc["tasks"][0]["kwargs"] == {"split": "test"}  # the data root is not recorded
+    assert [a["scores"]["iqm"]["value"] for a in doc["agents"]] == [0.0, 1.0]
+    validate(doc, allow_short=True, runtime_kwargs=runtime)
