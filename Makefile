@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	$(BIN)/plastic-gym evaluate
+	mkdir -p runs && cd runs && $(abspath $(BIN))/plastic-gym evaluate
 
 test: install
 	$(BIN)/python -m pytest

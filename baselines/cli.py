@@ -1,0 +1,80 @@
+"""``plastic-gym baseline``: list, train and sweep the baseline recipes (torch is imported only when one runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("baseline", help="train and submit the reference baselines",
+                                   description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+
+    sub.add_parser("list", help="the shipped recipes").set_defaults(func=_list)
+
+    def common(p):
+        p.add_argument("name", help="recipe name (see `plastic-gym baseline list`) or path to a recipe .json")
+        p.add_argument("--steps", type=int, help="outer steps per task (default: the recipe's)")
+        p.add_argument("--tasks", nargs="+", metavar="TASK", help="only these suite tasks (default: all)")
+        p.add_argument("--runs-dir", default="runs/baselines", help="trainer folders (default runs/baselines)")
+        p.add_argument("--force", action="store_true", help="retrain an entry that already exists")
+        p.add_argument("--no-progress", dest="progress", action="store_false")
+
+    train = sub.add_parser("train", help="train one seed of a recipe, evaluate it and submit it")
+    common(train)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-submit", dest="submit", action="store_false", help="write the result file only")
+    train.add_argument("--replace", action="store_true", help="replace an existing submission of the same name")
+    train.set_defaults(func=_train)
+
+    sweep = sub.add_parser("sweep", help="train several seeds of a recipe (local processes or Ray tasks)")
+    common(sweep)
+    sweep.add_argument("--seeds", type=int, nargs="+", help="default: the recipe's seeds")
+    sweep.add_argument("--workers", type=int, default=1, help="parallel seeds (default 1)")
+    sweep.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs the [ray] extra)")
+    sweep.set_defaults(func=_sweep)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .recipes import available, load_recipe
+
+    for name in available():
+        r = load_recipe(name)
+        print(f"{name:<24} {r.kind:<11} {r.steps:>6} steps/task  seeds {list(r.seeds)}  {r.description}")
+    return 0
+
+
+def _train_kwargs(args: argparse.Namespace) -> dict:
+    return {"steps": args.steps, "tasks": args.tasks, "runs_dir": args.runs_dir, "force": args.force,
+            "progress": args.progress}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import supervised
+    from .recipes import load_recipe
+
+    try:
+        info = supervised.run(load_recipe(args.name), args.seed, submit=args.submit, replace=args.replace,
+                              **_train_kwargs(args))
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .recipes import load_recipe
+    from .sweep import sweep
+
+    try:
+        seeds = args.seeds or list(load_recipe(args.name).seeds)
+        infos = sweep(args.name, seeds, workers=args.workers, backend="ray" if args.ray else "process",
+                      **_train_kwargs(args))
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(infos, indent=2))
+    return 0

@@ -1,0 +1,73 @@
+"""Baseline recipes: a JSON file per leaderboard entry in ``configs/``, read and validated here.
+
+A supervised recipe::
+
+    {"name": "plastic-rnn-hebbian", "kind": "supervised", "description": "...",
+     "train": {"cell": "rnn", "rule": "hebbian", "hidden_dim": 128, "loss": "scored"},   # TrainConfig fields
+     "steps": 1000, "seeds": [0, 1], "suite": "v0"}
+
+``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs``, ``steps`` and ``seed``,
+which the recipe sets per task and run. One model is trained per suite task on that task's kwargs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+KINDS = ("supervised",)
+_SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One baseline entry: how to train it and with what budget."""
+
+    name: str
+    kind: str
+    description: str
+    train: dict[str, Any]
+    steps: int
+    seeds: tuple[int, ...] = (0, 1)
+    suite: str = "v0"
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Recipe:
+        where = f"recipe {path}" if path else "recipe"
+        allowed = {"name", "kind", "description", "train", "steps", "seeds", "suite"}
+        unknown = sorted(set(data) - allowed)
+        missing = sorted({"name", "kind", "train", "steps"} - set(data))
+        if unknown or missing:
+            raise ValueError(f"{where}: unknown field(s) {unknown}, missing field(s) {missing}; expected {sorted(allowed)}")
+        if data["kind"] not in KINDS:
+            raise ValueError(f"{where}: kind must be one of {KINDS}, got {data['kind']!r}")
+        clash = sorted(_SET_PER_RUN & set(data["train"]))
+        if clash:
+            raise ValueError(f"{where}: train must not set {clash} (the recipe sets them per task and seed)")
+        if not isinstance(data["steps"], int) or data["steps"] < 1:
+            raise ValueError(f"{where}: steps must be a positive int, got {data['steps']!r}")
+        return cls(data["name"], data["kind"], data.get("description", ""), dict(data["train"]), data["steps"],
+                   tuple(data.get("seeds", (0, 1))), data.get("suite", "v0"), path)
+
+
+def available() -> list[str]:
+    """Names of the shipped recipes."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A shipped recipe by name, or a recipe file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = CONFIG_DIR / f"{name_or_path}.json"
+        if not path.is_file():
+            raise ValueError(f"unknown baseline {name_or_path!r}; available: {available()} (or a path to a recipe .json)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read recipe {path}: {err}") from None
+    return Recipe.from_dict(data, path)

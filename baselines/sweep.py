@@ -1,0 +1,49 @@
+"""Run a recipe over several seeds: local processes by default, Ray tasks when Ray is installed (``[ray]`` extra).
+
+Each seed is one independent ``supervised.run`` (train every task, evaluate, write the result file); seeds
+share nothing, so they parallelize trivially. Submitting to the leaderboard happens afterwards in the parent, one
+seed at a time, so two workers never render the leaderboard at once.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from .recipes import load_recipe
+
+
+def _run_seed(recipe_name: str, seed: int, train_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One seed in a worker: torch limited to one thread so that workers do not oversubscribe the cores."""
+    import torch
+
+    from . import supervised
+
+    torch.set_num_threads(1)
+    return supervised.run(load_recipe(recipe_name), seed, submit=False, **train_kwargs)
+
+
+def sweep(recipe_name: str, seeds: list[int], workers: int = 1, backend: str = "process",
+          **train_kwargs: Any) -> list[dict[str, Any]]:
+    """Train ``recipe_name`` for every seed in ``seeds``; returns each seed's paths (in the order of ``seeds``)."""
+    load_recipe(recipe_name)  # fail early on an unknown recipe
+    if backend == "ray":
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("backend='ray' needs Ray: pip install 'plastic-gym[ray]'") from None
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        try:
+            remote = ray.remote(num_cpus=1)(_run_seed)
+            return ray.get([remote.remote(recipe_name, s, train_kwargs) for s in seeds])
+        finally:
+            if started_here:
+                ray.shutdown()
+    if backend != "process":
+        raise ValueError(f"backend must be 'process' or 'ray', got {backend!r}")
+    if workers == 1:
+        return [_run_seed(recipe_name, s, train_kwargs) for s in seeds]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_run_seed, [recipe_name] * len(seeds), seeds, [train_kwargs] * len(seeds)))

@@ -1,0 +1,90 @@
+"""Baseline recipes: validation, a tiny train -> evaluate -> submit round trip, and the sweep backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from plastic_gym.baselines import recipes, supervised  # noqa: E402
+from plastic_gym.baselines.sweep import sweep  # noqa: E402
+
+
+def tiny_recipe(tmp_path, name="tiny"):
+    data = {"name": name, "kind": "supervised", "description": "test recipe",
+            "train": {"cell": "rnn", "rule": "hebbian", "hidden_dim": 8, "val_every": 2, "val_episodes": 8},
+            "steps": 2, "seeds": [0, 1]}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_shipped_recipes_load_and_build_valid_train_configs():
+    from plastic_gym.agents.trainer import TrainConfig
+
+    assert {"plastic-rnn-hebbian", "plastic-rnn-gradient", "rnn", "lstm"} <= set(recipes.available())
+    for name in recipes.available():
+        r = recipes.load_recipe(name)
+        TrainConfig(task_id="PlasticAssoc-v0", steps=r.steps, **r.train)
+        assert len(r.seeds) >= 2
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"kind": "magic"}, "kind must be one of"),
+    ({"train": {"seed": 3}}, "must not set"),
+    ({"steps": 0}, "steps must be a positive int"),
+    ({"colour": 1}, "unknown field"),
+])
+def test_bad_recipes_are_rejected(tmp_path, change, match):
+    data = {**json.loads(tiny_recipe(tmp_path).read_text()), **change}
+    with pytest.raises(ValueError, match=match):
+        recipes.Recipe.from_dict(data)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        recipes.load_recipe("no-such-recipe")
+
+
+def test_train_evaluate_submit_round_trip(tmp_path):
+    from plastic_gym.leaderboard.submit import submit
+
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
+    manifest = supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"],
+                                       checkpoint_dir=tmp_path / "ckpt", progress=False)
+    data = json.loads(manifest.read_text())
+    assert data["tasks"] == {"assoc": "assoc.pt"} and data["metadata"]["name"] == "tiny-s0"
+    assert (manifest.parent / "curves.png").stat().st_size > 1000
+    slim = __import__("torch").load(manifest.parent / "assoc.pt", weights_only=True)
+    assert "optimizer" not in slim and slim["step"] == 2
+    with pytest.raises(FileExistsError, match="already holds"):
+        supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt")
+    result = supervised.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
+    doc = json.loads(result.read_text())
+    runs = doc["agents"][0]["runs"][0]
+    assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")  # untrained tasks fall back
+    written = submit(result, submissions_dir=tmp_path / "subs", out_dir=tmp_path / "lb", allow_short=True)
+    assert [p.name for p in written] == ["tiny-s0.json"]
+
+
+def test_unknown_task_name_is_rejected(tmp_path):
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
+    with pytest.raises(ValueError, match="unknown task name"):
+        supervised.train_recipe(recipe, 0, runs_dir=tmp_path, tasks=["nope"], checkpoint_dir=tmp_path)
+
+
+def test_sweep_runs_seeds_in_local_processes(tmp_path):
+    path = tiny_recipe(tmp_path, "tinysweep")
+    kwargs = dict(tasks=["assoc"], runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "ckpt"), progress=False,
+                  episodes=2, result_dir=str(tmp_path / "results"))
+    infos = sweep(str(path), [0, 1], workers=2, **kwargs)
+    assert [json.loads(open(i["manifest"]).read())["metadata"]["name"] for i in infos] == ["tinysweep-s0", "tinysweep-s1"]
+    with pytest.raises(ValueError, match="backend"):
+        sweep(str(path), [0], backend="slurm", **kwargs)
+
+
+def test_sweep_as_ray_tasks(tmp_path):
+    pytest.importorskip("ray")
+    path = tiny_recipe(tmp_path, "tinyray")
+    infos = sweep(str(path), [0, 1], workers=2, backend="ray", tasks=["assoc"], runs_dir=str(tmp_path / "runs"),
+                  checkpoint_dir=str(tmp_path / "ckpt"), progress=False, episodes=2, result_dir=str(tmp_path / "results"))
+    assert sorted(json.loads(open(i["manifest"]).read())["metadata"]["name"] for i in infos) == ["tinyray-s0", "tinyray-s1"]
