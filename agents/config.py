@@ -1,0 +1,141 @@
+"""Configuration of a plastic recurrent network (SPEC section 4).
+
+``PlasticConfig`` is a plain, validated dataclass: every field is a JSON-friendly value, so a config round-trips
+through ``to_dict()`` / ``from_dict()`` (checkpoints store it that way).
+
+Defaults follow the paper's code (PlasticRNNs, ICLR 2023): ``p_lr = p_wd = 0.1``, ``inner_grad_clip = 1``,
+``extra_dim = 4``, modulation on, ``alpha = "random"`` (alpha ~ U(-1, 1)), hidden size 128.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+CELLS = ("rnn", "lstm")
+RULES = ("hebbian", "gradient", "none")
+ALPHA_MODES = ("random", "uniform", "neg_uniform", "none")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"PlasticConfig.{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, minimum: float, allow_none: bool = False, strict: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > minimum if strict else value >= minimum)
+    if not ok:
+        op = ">" if strict else ">="
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"PlasticConfig.{name} must be a finite number {op} {minimum}{extra}, got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"PlasticConfig.{name} must be one of {choices}, got {value!r}")
+
+
+@dataclass
+class PlasticConfig:
+    """Shape and plasticity settings of a plastic network.
+
+    input_dim:        width of the observation u_t.
+    output_dim:       n_out, the columns of o_t returned to the caller.
+    hidden_dim:       width of h_t.
+    cell:             "rnn" (relu RNN) or "lstm".
+    rule:             "hebbian" (G = pre ⊗ post), "gradient" (G = dL_int/dF) or "none" (no plastic weights).
+    modulation:       one extra output column m_t scales eta_t = p_lr * 2 sigmoid(m_t), lam_t = p_wd * 2 sigmoid(m_t).
+    alpha:            init of the per-connection plasticity coefficients: "random" U(-1,1), "uniform" 1,
+                      "neg_uniform" -1, "none" (alpha fixed to 1, not trained).
+    p_lr, p_wd:       plastic learning rate eta and decay lam (before modulation).
+    inner_grad_clip:  c of the joint per-sample norm clip of G (None: no clip).
+    extra_dim:        extra output columns of o_t (unused by the caller, part of L_int).
+    weight_clip:      if set, the plastic weights F are clamped to [-weight_clip, weight_clip] after every update.
+    input_hidden_dim: width of the plastic input layer x_t (default: hidden_dim).
+    """
+
+    input_dim: int
+    output_dim: int
+    hidden_dim: int = 128
+    cell: str = "rnn"
+    rule: str = "gradient"
+    modulation: bool = True
+    alpha: str = "random"
+    p_lr: float = 0.1
+    p_wd: float = 0.1
+    inner_grad_clip: float | None = 1.0
+    extra_dim: int = 4
+    weight_clip: float | None = None
+    input_hidden_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first invalid field."""
+        _check_int("input_dim", self.input_dim, 1)
+        _check_int("output_dim", self.output_dim, 1)
+        _check_int("hidden_dim", self.hidden_dim, 1)
+        _check_choice("cell", self.cell, CELLS)
+        _check_choice("rule", self.rule, RULES)
+        if not isinstance(self.modulation, bool):
+            raise ValueError(f"PlasticConfig.modulation must be a bool, got {self.modulation!r}")
+        _check_choice("alpha", self.alpha, ALPHA_MODES)
+        _check_float("p_lr", self.p_lr, 0.0)
+        _check_float("p_wd", self.p_wd, 0.0)
+        _check_float("inner_grad_clip", self.inner_grad_clip, 0.0, allow_none=True, strict=True)
+        _check_int("extra_dim", self.extra_dim, 0)
+        _check_float("weight_clip", self.weight_clip, 0.0, allow_none=True, strict=True)
+        if self.input_hidden_dim is not None:
+            _check_int("input_hidden_dim", self.input_hidden_dim, 1)
+
+    # ---- derived sizes ------------------------------------------------------------------------------------------
+    @property
+    def plastic(self) -> bool:
+        return self.rule != "none"
+
+    @property
+    def x_dim(self) -> int:
+        """Width of the plastic input layer x_t."""
+        return self.hidden_dim if self.input_hidden_dim is None else self.input_hidden_dim
+
+    @property
+    def gate_dim(self) -> int:
+        """Width of the recurrent pre-activation: H for the RNN, 4H for the LSTM (gates i, f, g, o)."""
+        return self.hidden_dim * (4 if self.cell == "lstm" else 1)
+
+    @property
+    def full_output_dim(self) -> int:
+        """D' = n_out + extra_dim + (1 if modulation)."""
+        return self.output_dim + self.extra_dim + int(self.modulation)
+
+    def layer_shapes(self) -> dict[str, tuple[int, int]]:
+        """(in, out) of each plastic linear, in the order input, hh, ih, output."""
+        return {
+            "input": (self.input_dim, self.x_dim),
+            "hh": (self.hidden_dim, self.gate_dim),
+            "ih": (self.x_dim, self.gate_dim),
+            "output": (self.hidden_dim, self.full_output_dim),
+        }
+
+    # ---- serialisation ------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PlasticConfig":
+        if not isinstance(data, Mapping):
+            raise ValueError(f"PlasticConfig.from_dict expects a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"PlasticConfig.from_dict: unknown field(s) {unknown}; expected a subset of {sorted(known)}")
+        return cls(**dict(data))
+
+    def replace(self, **changes: Any) -> "PlasticConfig":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,350 @@
+"""The fast plastic network (SPEC section 4) used for training and acting.
+
+Two forms of the same function:
+
+* ``step(x_t, state)``: the recurrent form. F of every layer is materialised ([B, in, out]) and updated each step;
+  the gradient rule's G comes from one manual backward step (``plastic_linear.gradient_terms``), no autograd.grad.
+* ``forward(x, state)``: the training form over a whole sequence. Within a chunk of K steps that starts with the
+  plastic weights F_a, the weights used at step t are
+
+      F_{t-1} = d_t F_a + sum_{a<=s<t} c_{t,s} alpha ⊙ (pre_s ⊗ post_s)
+      d_t = prod_{a<=r<t} (1 - lam_r),     c_{t,s} = eta~_s prod_{s<r<t} (1 - lam_r)
+
+  so a layer's input v_t never meets a materialised F inside the chunk:
+
+      v_t F_{t-1} = d_t (v_t F_a) + sum_s c_{t,s} ((v_t ⊙ pre_s) @ alpha) ⊙ post_s
+
+  which is one dense matmul [B*k, in] @ [in, out] per layer and step (a batched matrix-vector product when
+  alpha = 1), and likewise d (W+F)^T for the gradient rule's backward step. F is materialised only at chunk
+  boundaries (one [B, in, K] @ [B, K, out] product), so autograd stores per step activations of size [B, k, in]
+  instead of [B, in, out] weights, and long episodes stay cheap. The gradient of F_a is formed once per chunk
+  (``_ChunkStartWeights``) instead of once per step. With ``weight_clip`` set the clamp is not linear and
+  ``forward`` falls back to looping ``step``.
+
+Cost per layer and step: O(B k in out) flops in matmuls plus O(B k (in + out)) memory, against O(B in out) memory
+traffic for a materialised F; on CPU at hidden 128 the history wins up to k ~ 20-30 (hence the automatic K).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .config import PlasticConfig
+from .plastic_linear import LAYERS, CellCache, PlasticNetworkBase, Terms, cell_forward, gradient_terms, hebbian_terms
+from .state import PlasticState
+
+Tensor = torch.Tensor
+
+
+class PlasticNetwork(PlasticNetworkBase):
+    """Plastic RNN/LSTM with plastic input, recurrent and output layers.
+
+    ``net(x, state=None) -> (out [B, T, output_dim], state)``; ``net.step(x_t, state) -> (out_t [B, output_dim], state)``.
+    ``chunk_size`` (K; None: automatic) only trades speed for memory; the function does not depend on it.
+    """
+
+    def __init__(self, config: PlasticConfig, chunk_size: int | None = None) -> None:
+        super().__init__(config)
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be an int >= 1 or None (automatic), got {chunk_size!r}")
+        self.chunk_size = chunk_size
+
+    def _chunk(self, T: int) -> int:
+        """K: the whole sequence up to 24 steps, else chunks of 16 (measured on CPU at hidden 128, batch 64)."""
+        if self.chunk_size is not None:
+            return self.chunk_size
+        return T if T <= 24 else 16
+
+    # ---- recurrent (materialised) form ------------------------------------------------------------------------
+    def step(self, x_t: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
+        """One step: x_t [B, input_dim] -> (out_t [B, output_dim], next state). For acting and rollouts."""
+        self._check_input(x_t, 2)
+        self._check_state(state, x_t.shape[0])
+        return self._step(x_t, state)
+
+    def _step(self, u: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
+        cfg = self.config
+        L = self.layers
+        F, f = state.F, state.f
+
+        def lin(name: str, v: Tensor) -> Tensor:
+            y = torch.addmm(L[name].bias, v, L[name].weight)
+            if cfg.plastic:
+                y = y + torch.bmm(v.unsqueeze(1), F[name]).squeeze(1) + f[name]
+            return y
+
+        def lin_t(name: str, d: Tensor) -> Tensor:
+            return d @ L[name].weight.t() + torch.bmm(d.unsqueeze(1), F[name].transpose(1, 2)).squeeze(1)
+
+        cache = cell_forward(cfg.cell, lin, u, state.h, state.c)
+        if not cfg.plastic:
+            return self._out(cache), PlasticState(h=cache.h, c=cache.c, m=self._m(cache.o))
+        terms, eta, lam, m = self._plasticity(cache, lin_t)
+        keep = 1.0 - lam
+        new_F, new_f = {}, {}
+        for k, (pre, post, bpost) in terms.items():
+            aw, ab = L[k].alpha_weight, L[k].alpha_bias
+            g = pre.unsqueeze(2) * post.unsqueeze(1)
+            new_F[k] = keep[:, None, None] * F[k] + eta[:, None, None] * (g if aw is None else aw * g)
+            new_f[k] = keep[:, None] * f[k]
+            if bpost is not None:
+                new_f[k] = new_f[k] + eta[:, None] * (bpost if ab is None else ab * bpost)
+            if cfg.weight_clip is not None:
+                new_F[k] = new_F[k].clamp(-cfg.weight_clip, cfg.weight_clip)
+                new_f[k] = new_f[k].clamp(-cfg.weight_clip, cfg.weight_clip)
+        return self._out(cache), PlasticState(h=cache.h, c=cache.c, m=m, F=new_F, f=new_f)
+
+    # ---- helpers shared by both forms -------------------------------------------------------------------------
+    def _out(self, cache: CellCache) -> Tensor:
+        return cache.o[:, : self.config.output_dim]
+
+    def _m(self, o: Tensor) -> Tensor:
+        return o[:, -1] if self.config.modulation else torch.zeros_like(o[:, 0])
+
+    def _plasticity(self, cache: CellCache, lin_t) -> tuple[Terms, Tensor, Tensor, Tensor]:
+        if self.config.rule == "hebbian":
+            terms, sq = hebbian_terms(cache)
+        else:
+            terms, sq = gradient_terms(self.config.cell, cache, self._inner_loss_error(cache.o), lin_t)
+        eta, lam, m = self._rates(cache.o, sq)
+        return terms, eta, lam, m
+
+    # ---- sequence (chunked, parallel-over-history) form -------------------------------------------------------
+    def forward(self, x: Tensor, state: PlasticState | None = None) -> tuple[Tensor, PlasticState]:
+        """A sequence: x [B, T, input_dim] -> (out [B, T, output_dim], state after step T-1).
+
+        ``state=None`` starts an episode (F_0 = 0, h_0 = 0). Equal to looping ``step`` (same function, same gradients).
+        """
+        self._check_input(x, 3)
+        B, T = x.shape[0], x.shape[1]
+        zero_start = state is None
+        if state is None:
+            state = self.initial_state(B, device=x.device, dtype=x.dtype)
+        else:
+            self._check_state(state, B)
+        cfg = self.config
+        if T == 0:
+            return x.new_zeros(B, 0, cfg.output_dim), state
+        if not cfg.plastic or cfg.weight_clip is not None:
+            outs = []
+            for t in range(T):
+                out_t, state = self._step(x[:, t], state)
+                outs.append(out_t)
+            return torch.stack(outs, dim=1), state
+        return self._forward_chunked(x, state, zero_start)
+
+    def _forward_chunked(self, x: Tensor, state: PlasticState, zero_start: bool) -> tuple[Tensor, PlasticState]:
+        """Chunked history form (see the module docstring).
+
+        hh and ih share their post (and the coefficients), so the recurrent pre-activation takes one
+        ``R ⊙ post`` reduction for both: sum_s c_s (((h ⊙ ph_s) @ alpha_hh) + ((x ⊙ px_s) @ alpha_ih)) ⊙ post_s.
+        """
+        cfg = self.config
+        L = self.layers
+        B, T = x.shape[0], x.shape[1]
+        gradient = cfg.rule == "gradient"
+        W = {k: L[k].weight for k in LAYERS}
+        A = {k: L[k].alpha_weight for k in LAYERS}
+        At = {k: _t(A[k]) for k in LAYERS}
+        Ab = {k: (1.0 if L[k].alpha_bias is None else L[k].alpha_bias) for k in LAYERS}
+        W_rec = torch.cat([W["hh"], W["ih"]], dim=0)  # [h, x] @ [W_hh; W_ih]: one matmul for the fixed part
+        b_rec = L["hh"].bias + L["ih"].bias
+        Ab_rec = Ab["hh"] + Ab["ih"]  # the hh and ih biases get the same error (gradient rule)
+        post_of = {"input": "input", "hh": "hh", "ih": "hh", "output": "output"}  # ih's post is hh's
+        # The history is kept as streams of rows, each stored once: "u" (u_s), "x" (x_s), "h" (h_{a-1}, ..., h_s;
+        # pre of hh is h_{s-1}, pre of output is h_s) and the posts "qin", "qrec", "qout" unless a post is one of
+        # those streams already (hebbian: input's post is x_s; hebbian RNN: the recurrent post is h_s).
+        hebbian = cfg.rule == "hebbian"
+        rec_post_is_h = hebbian and cfg.cell == "rnn"
+
+        F0: dict[str, Tensor] | None = None if zero_start else dict(state.F)  # chunk-start F (None: zero)
+        f0: dict[str, Tensor] = dict(state.f)
+        h, c, m = state.h, state.c, state.m
+        outs = []
+        K = self._chunk(T)
+        for a in range(0, T, K):
+            S: dict[str, Tensor] = {"h": h.unsqueeze(1)}  # streams [B, k (+1 for "h"), dim]
+
+            def P(k: str) -> Tensor:  # [B, k, in]: pre_s of a layer in this chunk
+                if k == "input":
+                    return S["u"]
+                if k == "ih":
+                    return S["x"]
+                return S["h"][:, :-1] if k == "hh" else S["h"][:, 1:]
+
+            def Q(k: str) -> Tensor:  # [B, k, out]: post_s of a layer
+                k = post_of[k]
+                if k == "input":
+                    return S["x"] if hebbian else S["qin"]
+                if k == "hh":
+                    return S["h"][:, 1:] if rec_post_is_h else S["qrec"]
+                return S["qout"]
+
+            coef: Tensor | None = None  # [B, k]: c_{t,s}
+            decay: Tensor | None = None  # [B]: d_t (None = 1)
+            cq: dict[str, Tensor] = {}  # gradient rule: sum_s c_{t,s} post_s (the biases' plastic part, before alpha)
+            use = None if F0 is None else {k: _ChunkStartWeights(F0[k]) for k in LAYERS}
+
+            def lin(name: str, v: Tensor) -> Tensor:  # input and output layers
+                y = torch.addmm(L[name].bias, v, W[name])
+                if use is not None:
+                    y = y + _scaled(use[name].apply(v) + f0[name], decay)
+                if coef is not None:
+                    y = y + _history([(v, P(name), A[name])], Q(name), coef)
+                    if gradient:
+                        y = y + Ab[name] * cq[name]
+                return y
+
+            def rec(h_prev: Tensor, x_t: Tensor) -> Tensor:  # hh and ih together
+                y = torch.addmm(b_rec, torch.cat([h_prev, x_t], dim=-1), W_rec)
+                if use is not None:
+                    y = y + _scaled(use["hh"].apply(h_prev) + use["ih"].apply(x_t) + f0["hh"] + f0["ih"], decay)
+                if coef is not None:
+                    y = y + _history([(h_prev, P("hh"), A["hh"]), (x_t, P("ih"), A["ih"])], Q("hh"), coef)
+                    if gradient:
+                        y = y + Ab_rec * cq["hh"]
+                return y
+
+            def lin_t(name: str, d: Tensor) -> Tensor:  # d (W+F)^T of output and ih
+                y = d @ W[name].t()
+                if use is not None:
+                    y = y + _scaled(use[name].apply_t(d), decay)
+                if coef is not None:
+                    y = y + _history([(d, Q(name), At[name])], P(name), coef)
+                return y
+
+            for t in range(a, min(T, a + K)):
+                cache = cell_forward(cfg.cell, lin, x[:, t], h, c, rec)
+                outs.append(self._out(cache))
+                h, c = cache.h, cache.c
+                terms, eta, lam, m = self._plasticity(cache, lin_t)
+                keep = 1.0 - lam
+                coef = eta[:, None] if coef is None else torch.cat([coef * keep[:, None], eta[:, None]], dim=1)
+                decay = keep if decay is None else decay * keep
+                rows = {"u": cache.u, "x": cache.x, "h": cache.h, "qout": terms["output"][1]}
+                if not hebbian:
+                    rows["qin"] = terms["input"][1]
+                if not rec_post_is_h:
+                    rows["qrec"] = terms["hh"][1]
+                for k, row in rows.items():  # grow the history by one row
+                    S[k] = _append(S.get(k), row)
+                if gradient:
+                    for k in ("input", "hh", "output"):
+                        cq[k] = torch.bmm(coef.unsqueeze(1), Q(k)).squeeze(1)
+            if use is not None:  # the uses hold the token; dropping it here avoids a reference cycle through autograd
+                for u in use.values():
+                    u.token = None
+            # materialise at the chunk boundary: F = d F_a + alpha ⊙ sum_s c_s pre_s ⊗ post_s, f likewise
+            newF, newf = {}, {}
+            for k in LAYERS:
+                Fk = torch.bmm((P(k) * coef.unsqueeze(2)).transpose(1, 2), Q(k))
+                if A[k] is not None:
+                    Fk = A[k] * Fk
+                newF[k] = Fk if F0 is None else decay[:, None, None] * F0[k] + Fk
+                newf[k] = f0[k] * decay[:, None]
+                if gradient:
+                    newf[k] = newf[k] + Ab[k] * cq[post_of[k]]
+            F0, f0 = newF, newf
+        return torch.stack(outs, dim=1), PlasticState(h=h, c=c, m=m, F=F0, f=f0)
+
+
+class _ChunkStartWeights:
+    """v F_a (and d F_a^T) for the steps of one chunk, with dF_a accumulated once per chunk.
+
+    Autograd would form a [B, in, out] gradient of F_a at every step that uses it and add them up (memory-bound).
+    Here each use saves its (v, g) pair and the gradient is one [B, in, n] @ [B, n, out] product, computed when the
+    gradient reaches F_a (a ``_Gate`` node that every use depends on, so it runs after all of them).
+    """
+
+    def __init__(self, F: Tensor) -> None:
+        self.F = F
+        self.left: list[Tensor] = []
+        self.right: list[Tensor] = []
+        self.token = _Gate.apply(F, self) if F.requires_grad and torch.is_grad_enabled() else None
+
+    def apply(self, v: Tensor) -> Tensor:
+        """v F_a."""
+        if self.token is None:
+            return torch.bmm(v.unsqueeze(1), self.F).squeeze(1)
+        return _UseF.apply(v, self.F, self.token, self, False)
+
+    def apply_t(self, d: Tensor) -> Tensor:
+        """d F_a^T."""
+        if self.token is None:
+            return torch.bmm(d.unsqueeze(1), self.F.transpose(1, 2)).squeeze(1)
+        return _UseF.apply(d, self.F, self.token, self, True)
+
+    def grad(self) -> Tensor:
+        g = torch.bmm(torch.stack(self.left, dim=2), torch.stack(self.right, dim=1))
+        self.left, self.right = [], []
+        return g
+
+
+class _Gate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, F: Tensor, owner: _ChunkStartWeights) -> Tensor:
+        ctx.owner = owner
+        return F.new_zeros(())
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, _g: Tensor):
+        owner = ctx.owner
+        return (owner.grad() if owner.left else None), None
+
+
+class _UseF(torch.autograd.Function):
+    """y = v F (transposed=False) or y = d F^T (transposed=True); dF is deferred to the owner."""
+
+    @staticmethod
+    def forward(ctx, v, F, token, owner, transposed):
+        ctx.save_for_backward(v, F)
+        ctx.owner, ctx.transposed = owner, transposed
+        return torch.bmm(v.unsqueeze(1), F.transpose(1, 2) if transposed else F).squeeze(1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        v, F = ctx.saved_tensors
+        gv = None
+        if ctx.needs_input_grad[0]:
+            gv = torch.bmm(g.unsqueeze(1), F if ctx.transposed else F.transpose(1, 2)).squeeze(1)
+        if ctx.transposed:  # y_i = sum_j d_j F[i, j]  ->  dF[i, j] += g_i d_j
+            ctx.owner.left.append(g)
+            ctx.owner.right.append(v)
+        else:  # y_j = sum_i v_i F[i, j]  ->  dF[i, j] += v_i g_j
+            ctx.owner.left.append(v)
+            ctx.owner.right.append(g)
+        return gv, None, g.new_zeros(()), None, None
+
+
+def _t(a: Tensor | None) -> Tensor | None:
+    return None if a is None else a.t()
+
+
+def _scaled(v: Tensor, decay: Tensor | None) -> Tensor:
+    return v if decay is None else decay[:, None] * v
+
+
+def _append(hist: Tensor | None, row: Tensor) -> Tensor:
+    return row.unsqueeze(1) if hist is None else torch.cat([hist, row.unsqueeze(1)], dim=1)
+
+
+def _history(terms: list[tuple[Tensor, Tensor, Tensor | None]], Q: Tensor, coef: Tensor) -> Tensor:
+    """sum_s coef_s (sum_l (v_l ⊙ P_l,s) @ A_l) ⊙ Q_s  =  sum_l v_l (A_l ⊙ sum_s coef_s P_l,s ⊗ Q_s).
+
+    terms: (v [B, in], P [B, k, in], A [in, out] or None (= all ones)) of layers that share Q [B, k, out];
+    coef [B, k]. No [in, out] matrix per sample is formed.
+    """
+    if terms[0][2] is None:  # sum_s coef_s (v · P_s) Q_s
+        s = None
+        for v, P, _ in terms:
+            sv = torch.bmm(P, v.unsqueeze(2)).squeeze(2)
+            s = sv if s is None else s + sv
+        return torch.bmm((s * coef).unsqueeze(1), Q).squeeze(1)
+    B, k, n = Q.shape
+    R = None
+    for v, P, A in terms:  # R = sum_l (v_l ⊙ P_l) @ A_l as [B*k, out] matmuls, accumulated by addmm
+        U = (v.unsqueeze(1) * P).view(B * k, -1)
+        R = torch.mm(U, A) if R is None else torch.addmm(R, U, A)
+    return torch.bmm(coef.unsqueeze(1), R.view(B, k, n) * Q).squeeze(1)

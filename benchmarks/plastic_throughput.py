@@ -1,0 +1,163 @@
+"""Training-step throughput of the fast plastic network vs the literal reference, side by side.
+
+One training step = forward over a whole batch of episodes + MSE on the scored steps + backward + grad-norm clip 5 +
+AdamW(lr 1e-3, amsgrad) step, batch 64, hidden 128, one thread. Rows: cue-reward (PlasticAssoc-v0, T=20) for both
+cells and both rules, and sequence copy (PlasticCopy-v0, T=60) for the hebbian RNN.
+
+Every measurement runs in a fresh process (so peak memory is that configuration's own): its first step measures the
+peak resident memory above the resident memory before the step (Linux VmHWM after resetting it through
+/proc/self/clear_refs; ru_maxrss otherwise) and doubles as warm-up; the following steps are timed. Times are medians of
+the thread's CPU time (what the step costs, robust to other processes on a shared machine) and of wall time.
+
+    python benchmarks/plastic_throughput.py [--quick] [--repeats N] [--ref-repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import time
+
+ASSOC, COPY = "PlasticAssoc-v0", "PlasticCopy-v0"
+# (task, cell, rule, target seconds or None) -- targets from the issue, for the fast network's CPU time
+ROWS = [
+    (ASSOC, "rnn", "hebbian", 0.10),
+    (ASSOC, "rnn", "gradient", 0.15),
+    (ASSOC, "lstm", "hebbian", None),
+    (ASSOC, "lstm", "gradient", None),
+    (COPY, "rnn", "hebbian", 0.60),
+]
+MIN_SPEEDUP = 5.0
+
+
+def _rss_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure(kind: str, task_id: str, cell: str, rule: str, repeats: int, seed: int = 0) -> dict:
+    """Runs in a fresh process: peak memory of the first step, then ``repeats`` timed steps."""
+    import torch
+
+    torch.set_num_threads(1)
+    import plastic_gym
+    from plastic_gym.agents import PlasticConfig, PlasticNetwork, ReferencePlasticNetwork
+
+    ep = plastic_gym.make_task(task_id).sample(64, seed)
+    x = torch.as_tensor(ep.obs, dtype=torch.float32)
+    y = torch.as_tensor(ep.target, dtype=torch.float32)
+    w = torch.as_tensor(ep.scored, dtype=torch.float32).unsqueeze(-1)
+    cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell, rule=rule)
+    torch.manual_seed(seed)
+    net = (PlasticNetwork if kind == "fast" else ReferencePlasticNetwork)(cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, amsgrad=True)
+
+    def train_step() -> None:
+        out, _ = net(x)
+        loss = ((out - y).square() * w).sum() / w.sum().clamp(min=1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+
+    rss0 = _rss_kb("VmRSS")
+    if _reset_peak() and rss0 is not None:
+        train_step()
+        peak_kb = (_rss_kb("VmHWM") or 0) - rss0
+    else:  # ru_maxrss is a high-water mark since process start (kB on Linux)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        train_step()
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c0, w0 = time.thread_time(), time.perf_counter()
+        train_step()
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return {"cpu": statistics.median(cpu), "cpu_min": min(cpu), "wall": statistics.median(wall), "peak_mb": peak_kb / 1024.0}
+
+
+def _fmt(d: dict | None, key: str, digits: int) -> str:
+    return "-" if d is None else f"{d[key]:.{digits}f}"
+
+
+def _run_isolated(pool_ctx, *args) -> dict:
+    with pool_ctx.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(measure, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (fast 2, reference 1)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed steps of the fast network (default 5)")
+    ap.add_argument("--ref-repeats", type=int, default=None, help="timed steps of the reference (default 2)")
+    ap.add_argument("--skip-lstm-reference", action="store_true", help="the LSTM reference takes ~10 s per step")
+    args = ap.parse_args(argv)
+    reps = args.repeats or (2 if args.quick else 5)
+    ref_reps = args.ref_repeats or (1 if args.quick else 2)
+    if reps < 1 or ref_reps < 1:
+        ap.error("--repeats and --ref-repeats must be >= 1")
+
+    ctx = mp.get_context("spawn")
+    print(f"plastic training step, batch 64, hidden 128, torch threads 1, pid {os.getpid()}, "
+          f"repeats fast {reps} / reference {ref_reps} (median); times in seconds", flush=True)
+    header = (f"{'task':<16} {'T':>3} {'cell':<4} {'rule':<8} | {'fast cpu':>8} {'(min)':>6} | {'ref cpu':>7} {'(min)':>6} | "
+              f"{'ratio':>5} {'(min)':>6} | {'fast wall':>9} {'ref wall':>8} | {'fast MB':>7} {'ref MB':>6} | target (median)")
+    print(header)
+    print("-" * len(header), flush=True)
+    failures = []
+    for task_id, cell, rule, target in ROWS:
+        T = 20 if task_id == ASSOC else 60
+        fast = _run_isolated(ctx, "fast", task_id, cell, rule, reps)
+        if cell == "lstm" and args.skip_lstm_reference:
+            ref = None
+        else:
+            ref = _run_isolated(ctx, "reference", task_id, cell, rule, ref_reps)
+        ratio = ref["cpu"] / fast["cpu"] if ref else float("nan")
+        ratio_min = ref["cpu_min"] / fast["cpu_min"] if ref else float("nan")
+        verdicts = []
+        if target is not None:
+            ok = fast["cpu"] < target
+            verdicts.append(f"<{target:g}s {'ok' if ok else 'MISSED'}")
+            if not ok:
+                failures.append(f"{task_id} {cell} {rule}: {fast['cpu']:.3f}s >= {target}s")
+        if ref is not None and task_id == ASSOC and cell == "rnn":
+            ok = ratio >= MIN_SPEEDUP
+            verdicts.append(f">={MIN_SPEEDUP:g}x {'ok' if ok else 'MISSED'}")
+            if not ok:
+                failures.append(f"{task_id} {cell} {rule}: speedup {ratio:.1f}x < {MIN_SPEEDUP}x")
+        print(f"{task_id:<16} {T:>3} {cell:<4} {rule:<8} | {fast['cpu']:>8.3f} {fast['cpu_min']:>6.3f} | "
+              f"{_fmt(ref, 'cpu', 3):>7} {_fmt(ref, 'cpu_min', 3):>6} | {ratio:>4.1f}x {ratio_min:>5.1f}x | "
+              f"{fast['wall']:>9.3f} {_fmt(ref, 'wall', 3):>8} | {fast['peak_mb']:>7.0f} {_fmt(ref, 'peak_mb', 0):>6} | "
+              f"{', '.join(verdicts)}", flush=True)
+    print()
+    print("cpu: the thread's CPU seconds per step, median (and min) of the repeats; wall: median wall seconds.")
+    print("peak MB: resident memory added by one training step (fresh process). ratio: reference / fast CPU time.")
+    if failures:
+        print("targets missed on this run (the machine may be shared and noisy):\n  " + "\n  ".join(failures))
+    else:
+        print("all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
