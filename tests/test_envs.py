@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 
 import plastic_gym
 from conftest import EMBEDDED_IDS, VECTOR_IDS, env_kwargs
+from plastic_gym.tasks.assoc import PlasticAssocEnv, PlasticAssocVectorEnv
 
 
 def random_actions(space: gym.Space, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -187,12 +188,13 @@ def test_bad_kwargs_raise(env_id, kwargs, match):
 
 def test_bad_vector_env_arguments():
     with pytest.raises(ValueError, match="num_envs"):
-        plastic_gym.tasks.assoc.PlasticAssocVectorEnv(num_envs=0)
+        PlasticAssocVectorEnv(num_envs=0)
     with pytest.raises(ValueError, match="autoreset_mode"):
         gym.make_vec("PlasticAssoc-v0", num_envs=2, autoreset_mode="sometimes")
-    with pytest.raises(ValueError, match="render_mode"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gym.make("PlasticAssoc-v0", render_mode="human")
+    with pytest.raises(ValueError, match="render_mode"):  # (gym.make would wrap rgb_array in HumanRendering)
+        PlasticAssocEnv(render_mode="human")
+    with pytest.raises(ValueError, match="render_mode"):
+        PlasticAssocVectorEnv(num_envs=2, render_mode="human")
     with pytest.raises(ValueError, match="not a plastic-gym task"):
         plastic_gym.make_task("CartPole-v1")
     with pytest.raises(ValueError, match="unknown env id"):
@@ -233,6 +235,24 @@ def test_ansi_render_shows_the_episode_so_far():
     envs = gym.make_vec("PlasticCopy-v0", num_envs=3, render_mode="ansi")
     envs.reset(seed=0)
     assert len(envs.render()) == 3
+
+
+def test_rgb_render_of_vector_tasks_and_sb3_make_vec_env():
+    """Every task has an rgb_array view, so SB3's make_vec_env (which asks for it) works on every id."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = gym.make("PlasticCopy-v0", render_mode="rgb_array", seq_length=2, delay=1)
+    assert env.unwrapped.render() is None  # nothing to draw before reset
+    env.reset(seed=0)
+    first = env.render()
+    env.step(np.ones(1, np.float32))
+    second = env.render()
+    assert first.dtype == np.uint8 and first.shape == second.shape and first.shape[2] == 3
+    assert not np.array_equal(first, second)  # the picture follows the episode
+    envs = gym.make_vec("PlasticCopy-v0", num_envs=2, render_mode="rgb_array")
+    envs.reset(seed=0)
+    assert len(envs.render()) == 2
+    assert make_vec_env("PlasticAssoc-v0", n_envs=2).reset().shape == (2, 16)
 
 
 def test_registered_ids_and_make_task():

@@ -69,6 +69,12 @@ class EpisodePlayer:
             obs = ep.obs_at(self.t)
         return obs, rewards, info
 
+    def render_rgb(self, i: int = 0) -> np.ndarray | None:
+        """A picture of episode ``i`` at the current step (the ``rgb_array`` render mode), drawn by the task."""
+        if self.episodes is None:
+            return None
+        return self.task.render_rgb(self.episodes, i, min(self.t, self.episodes.length - 1), self.actions)
+
     def render_text(self, i: int = 0) -> str:
         """A readable text view of episode ``i`` so far (the ``ansi`` render mode)."""
         if self.episodes is None:

@@ -214,6 +214,32 @@ class Task(ABC):
             text = _fmt(obs[i, t])
         return f"u={text}"
 
+    def render_rgb(self, episodes: Episodes, i: int, t: int, actions: np.ndarray | None = None) -> np.ndarray:
+        """A picture of episode ``i`` up to step ``t`` (``uint8 [H, W, 3]``; the ``rgb_array`` render mode).
+
+        One row per step, one column per observation dimension, then the target and the action taken: values in
+        blue (negative) to red (positive), clipped to [-1, 1]; steps not reached yet are grey, the current row is
+        marked on the left. Image tasks override this with a picture of their images.
+        """
+        columns = [np.asarray(episodes.obs[i], np.float64).reshape(episodes.length, -1), np.full((episodes.length, 1), np.nan),
+                   episodes.target[i].astype(np.float64), np.full((episodes.length, 1), np.nan)]
+        if actions is not None:
+            columns.append(np.asarray(actions[i], np.float64).reshape(episodes.length, -1))
+        values = np.concatenate(columns, axis=1)
+        values[t + 1:] = np.nan
+        if actions is not None:
+            values[t:, -columns[-1].shape[1]:] = np.nan  # the action of step t is not taken yet
+        v = np.clip(np.nan_to_num(values), -1.0, 1.0)[..., None]
+        white, red, blue = np.array([250.0, 250, 250]), np.array([200.0, 40, 40]), np.array([40.0, 70, 200])
+        rgb = np.where(v >= 0, white + v * (red - white), white - v * (blue - white))
+        rgb[np.isnan(values)] = 225
+        rgb[:, [columns[0].shape[1], columns[0].shape[1] + columns[2].shape[1] + 1]] = 255  # separators
+        cell = 8
+        image = np.kron(rgb, np.ones((cell, cell, 1)))
+        marker = np.full((image.shape[0], cell, 3), 255.0)
+        marker[t * cell:(t + 1) * cell] = (20, 20, 20)
+        return np.concatenate([marker, image], axis=1).astype(np.uint8)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         return f"{type(self).__name__}({args})"

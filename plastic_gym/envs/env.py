@@ -36,7 +36,7 @@ class PlasticEnv(gym.Env):
     """
 
     task_class: ClassVar[type[Task]]
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **task_kwargs: Any):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -67,9 +67,7 @@ class PlasticEnv(gym.Env):
         if self.render_mode == "ansi":
             return self._player.render_text(0)
         if self.render_mode == "rgb_array":
-            if self._player.episodes is None:
-                return None
-            return self.task.render_rgb(self._player.episodes, 0, min(self._player.t, self._player.episodes.length - 1))
+            return self._player.render_rgb(0)
         return None
 
     @property

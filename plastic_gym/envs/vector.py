@@ -39,7 +39,7 @@ class PlasticVectorEnv(VectorEnv):
     """
 
     task_class: ClassVar[type[Task]]
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, **task_kwargs: Any):
@@ -95,8 +95,11 @@ class PlasticVectorEnv(VectorEnv):
         return obs, rewards, terminations, np.zeros(n, dtype=bool), info
 
     def render(self):
+        """One text or picture per env (a tuple), as ``SyncVectorEnv`` returns them."""
         if self.render_mode == "ansi":
             return tuple(self._player.render_text(i) for i in range(self.num_envs))
+        if self.render_mode == "rgb_array" and self.episodes is not None:
+            return tuple(self._player.render_rgb(i) for i in range(self.num_envs))
         return None
 
     @property

@@ -10,7 +10,7 @@ unseen drawings left; glyphs: fresh random jitter), so the agent has to match im
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -187,7 +187,7 @@ class OneShotTask(Task):
         shown = f"label {label} shown" if t < self.support_length else "label hidden"
         return f"image of {name} (ink {ink:.0%}), {shown}"
 
-    def render_rgb(self, episodes: Episodes, i: int, t: int) -> np.ndarray:
+    def render_rgb(self, episodes: Episodes, i: int, t: int, actions: np.ndarray | None = None) -> np.ndarray:
         """A picture of episode ``i`` at step ``t`` (``uint8 [H, W, 3]``).
 
         Left: the current image, framed blue at a support step and orange at a query step, with its label below
@@ -249,9 +249,6 @@ def _write(canvas: np.ndarray, text: str, y: int, x: int, scale: int) -> None:
         region[dots[:region.shape[0], :region.shape[1]]] = 0
 
 
-_RENDER_MODES = {"render_modes": ["ansi", "rgb_array"]}
-
-
 class PlasticOneShotEnv(PlasticEnv):
     """One-shot image classification (PlasticOneShot-v0; PlasticOmniglot-v0 with ``source="omniglot"``), from
     "Hebbian and Gradient-based Plasticity Enables Robust Memory and Rapid Learning in RNNs" (ICLR 2023).
@@ -292,22 +289,9 @@ class PlasticOneShotEnv(PlasticEnv):
     """
 
     task_class = OneShotTask
-    metadata: ClassVar[dict[str, Any]] = {**PlasticEnv.metadata, **_RENDER_MODES}
 
 
 class PlasticOneShotVectorEnv(PlasticVectorEnv):
-    """PlasticOneShot-v0 / PlasticOmniglot-v0 as a native vector env (see ``PlasticOneShotEnv``).
-
-    ``render()`` in ``"rgb_array"`` mode returns one picture per env (a tuple).
-    """
+    """PlasticOneShot-v0 / PlasticOmniglot-v0 as a native vector env (see ``PlasticOneShotEnv``)."""
 
     task_class = OneShotTask
-    metadata: ClassVar[dict[str, Any]] = {**PlasticVectorEnv.metadata, **_RENDER_MODES}
-
-    def render(self):
-        if self.render_mode == "rgb_array":
-            if self.episodes is None:
-                return None
-            t = min(self.t, self.episodes.length - 1)
-            return tuple(self.task.render_rgb(self.episodes, i, t) for i in range(self.num_envs))
-        return super().render()
