@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .results import ResultError, read_json, write_atomic
+from plastic_gym.io import write_atomic
+
+from .results import ResultError, read_json
 
 LEADERBOARD_DIR = Path(__file__).resolve().parent
 SUBMISSIONS_DIR = LEADERBOARD_DIR / "submissions"

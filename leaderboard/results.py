@@ -13,12 +13,13 @@ import copy
 import json
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from plastic_gym.io import write_atomic
 
 from .evaluate import FORMAT, make_env, reference_metrics, rounded
 from .scoring import bootstrap_method, compare_scores, score
@@ -42,31 +43,9 @@ def dumps(doc: Any) -> str:
     return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace`` (a crash leaves the old file
-    or none, never half a file). Refuses (``FileExistsError``) to replace an existing file unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; refusing to overwrite it (use --force / --replace)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions of a normal one
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_json_atomic(path: str | os.PathLike, doc: Any, overwrite: bool = False) -> Path:
-    """Write ``doc`` as JSON atomically (``write_atomic``); it is serialized first, so a bad value writes nothing."""
+    """Write ``doc`` as JSON atomically (``plastic_gym.io.write_atomic``); it is serialized first, so a bad value
+    writes nothing. Refuses to replace an existing file unless ``overwrite``."""
     return write_atomic(path, dumps(doc).encode(), overwrite)
 
 
