@@ -10,7 +10,6 @@ unseen drawings left; glyphs: fresh random jitter), so the agent has to match im
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
