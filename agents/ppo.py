@@ -383,9 +383,8 @@ class PlasticPPO(OnPolicyAlgorithm):
 
 def make_plastic_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, max_episode_steps: int | None = None,
                          **env_kwargs: Any) -> VecEnv:
-    """An SB3 ``DummyVecEnv`` (with ``Monitor``) of a plastic-gym id: SB3 needs its own VecEnv, not a gymnasium
-    ``VectorEnv``, and ``make_vec_env`` asks for ``render_mode="rgb_array"``, which the text-rendered tasks refuse, so
-    the render mode is left unset here. ``max_episode_steps`` adds a ``TimeLimit`` (truncation)."""
+    """An SB3 ``DummyVecEnv`` (with ``Monitor``) of a plastic-gym id (SB3 needs its own VecEnv, not a gymnasium
+    ``VectorEnv``): ``make_vec_env`` without rendering, and ``max_episode_steps`` adds a ``TimeLimit`` (truncation)."""
     from stable_baselines3.common.env_util import make_vec_env
 
     env_kwargs = {"render_mode": None, **env_kwargs}

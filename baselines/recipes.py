@@ -4,10 +4,14 @@ A supervised recipe::
 
     {"name": "plastic-rnn-hebbian", "kind": "supervised", "description": "...",
      "train": {"cell": "rnn", "rule": "hebbian", "hidden_dim": 128, "loss": "scored"},   # TrainConfig fields
-     "steps": 1000, "seeds": [0, 1], "suite": "v0"}
+     "steps": 1000, "seeds": [0, 1], "suite": "v0",
+     "tasks": ["assoc", "regression"],                                  # optional: the suite tasks trained (default all)
+     "task_overrides": {"assoc": {"loss": "all", "steps": 5000}}}       # optional: per-task TrainConfig changes
 
-``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs``, ``steps`` and ``seed``,
-which the recipe sets per task and run. One model is trained per suite task on that task's kwargs.
+``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs`` and ``seed``, which the
+recipe sets per task and run (``steps`` is the recipe's, unless a task override sets it). One model is trained per
+listed suite task on that task's kwargs (image tasks on their ``split="train"`` classes); the tasks a recipe does not
+train are played by the leaderboard's no-memory fallback and marked as such.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 KINDS = ("supervised",)
 _SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
+_FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides"}
 
 
 @dataclass(frozen=True)
@@ -33,25 +38,35 @@ class Recipe:
     steps: int
     seeds: tuple[int, ...] = (0, 1)
     suite: str = "v0"
+    tasks: tuple[str, ...] | None = None
+    task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
+
+    def train_fields(self, task_name: str) -> dict[str, Any]:
+        """The ``TrainConfig`` fields of one task: the recipe's ``train`` and ``steps``, then the task's overrides."""
+        return {**self.train, "steps": self.steps, **self.task_overrides.get(task_name, {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Recipe:
         where = f"recipe {path}" if path else "recipe"
-        allowed = {"name", "kind", "description", "train", "steps", "seeds", "suite"}
+        allowed = _FIELDS
         unknown = sorted(set(data) - allowed)
         missing = sorted({"name", "kind", "train", "steps"} - set(data))
         if unknown or missing:
             raise ValueError(f"{where}: unknown field(s) {unknown}, missing field(s) {missing}; expected {sorted(allowed)}")
         if data["kind"] not in KINDS:
             raise ValueError(f"{where}: kind must be one of {KINDS}, got {data['kind']!r}")
-        clash = sorted(_SET_PER_RUN & set(data["train"]))
-        if clash:
-            raise ValueError(f"{where}: train must not set {clash} (the recipe sets them per task and seed)")
+        overrides = data.get("task_overrides", {})
+        for part, values in [("train", data["train"]), *[(f"task_overrides.{k}", v) for k, v in overrides.items()]]:
+            clash = sorted((_SET_PER_RUN - ({"steps"} if part != "train" else set())) & set(values))
+            if clash:
+                raise ValueError(f"{where}: {part} must not set {clash} (the recipe sets them per task and seed)")
         if not isinstance(data["steps"], int) or data["steps"] < 1:
             raise ValueError(f"{where}: steps must be a positive int, got {data['steps']!r}")
+        tasks = data.get("tasks")
         return cls(data["name"], data["kind"], data.get("description", ""), dict(data["train"]), data["steps"],
-                   tuple(data.get("seeds", (0, 1))), data.get("suite", "v0"), path)
+                   tuple(data.get("seeds", (0, 1))), data.get("suite", "v0"), tuple(tasks) if tasks else None,
+                   {k: dict(v) for k, v in overrides.items()}, path)
 
 
 def available() -> list[str]:

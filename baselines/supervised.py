@@ -11,7 +11,6 @@ Outputs of one run (recipe ``NAME``, seed ``S``):
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,50 +33,76 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
                  force: bool = False, progress: bool = True) -> Path:
     """Train one model per suite task (or the named ``tasks``) and write the slim checkpoints and the manifest.
 
-    An existing entry folder is refused unless ``force``; a task whose trainer folder already holds a finished
-    checkpoint of the same configuration is resumed (so an interrupted sweep continues where it stopped).
-    Returns the manifest path.
+    A task that the entry folder already holds is refused unless ``force``; other tasks are added to the entry.
+    A task whose trainer folder already holds a checkpoint of the same configuration is resumed (so an interrupted
+    sweep continues where it stopped). Returns the manifest path.
     """
     from plastic_gym.agents.checkpoint import load_checkpoint, save_checkpoint
-    from plastic_gym.agents.trainer import TrainConfig, plot_curves, train
-    from plastic_gym.leaderboard.results import write_json_atomic
+    from plastic_gym.agents.trainer import TrainConfig, train
     from plastic_gym.leaderboard.suite import load_suite
 
     suite = load_suite(recipe.suite)
-    selected = [t for t in suite.tasks if tasks is None or t.name in tasks]
-    if tasks is not None and len(selected) != len(set(tasks)):
-        raise ValueError(f"unknown task name(s) {sorted(set(tasks) - set(suite.task_names))}; suite tasks: {suite.task_names}")
+    wanted = tasks or recipe.tasks
+    unknown = sorted(set(wanted or ()) - set(suite.task_names)) + sorted(set(recipe.task_overrides) - set(suite.task_names))
+    if unknown:
+        raise ValueError(f"unknown task name(s) {unknown}; suite {suite.name!r} tasks: {suite.task_names}")
+    selected = [t for t in suite.tasks if wanted is None or t.name in wanted]
     name = entry_name(recipe, seed)
     out = Path(checkpoint_dir) / name
-    if (out / "manifest.json").exists() and not force:
-        raise FileExistsError(f"{out} already holds a trained baseline; use force=True (--force) to retrain it")
-    budget = steps or recipe.steps
-    started, curves, manifest_tasks = time.time(), {}, {}
+    done = [t.name for t in selected if (out / f"{t.name}.pt").exists()]
+    if done and not force:
+        raise FileExistsError(f"{out} already holds trained models for {done}; use force=True (--force) to retrain them")
     for task in selected:
-        config = TrainConfig(task_id=task.env_id, task_kwargs=dict(task.kwargs), steps=budget, seed=seed, **recipe.train)
+        fields = recipe.train_fields(task.name)
+        if steps is not None:
+            fields["steps"] = steps
+        config = TrainConfig(task_id=task.env_id, task_kwargs=training_kwargs(task), seed=seed, **fields)
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
         resume = run_dir / "checkpoint.pt"
-        trainer = train(config, run_dir, resume=resume if resume.exists() and not force else None,
-                        force=force, progress=progress)
+        train(config, run_dir, resume=resume if resume.exists() and not force else None, force=force, progress=progress)
         ckpt = load_checkpoint(resume)
         save_checkpoint(out / f"{task.name}.pt", {k: v for k, v in ckpt.items() if k not in _RESUME_ONLY})
-        manifest_tasks[task.name] = f"{task.name}.pt"
-        curves[task.name] = trainer.records
-    first = next(iter(manifest_tasks))
-    cfg = load_checkpoint(out / f"{first}.pt")
+    write_manifest(recipe, seed, out)
+    return out / "manifest.json"
+
+
+def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
+    """(Re)write ``manifest.json`` and ``curves.png`` from every slim checkpoint in the entry folder ``out``."""
+    from plastic_gym.agents.checkpoint import load_checkpoint
+    from plastic_gym.agents.trainer import plot_curves
+    from plastic_gym.leaderboard.results import write_json_atomic
+    from plastic_gym.leaderboard.suite import load_suite
+
+    order = load_suite(recipe.suite).task_names
+    checkpoints = {p.stem: load_checkpoint(p) for p in sorted(out.glob("*.pt"), key=lambda p: order.index(p.stem))}
+    budgets = [f"{t} {c['step']}" + (" (loss on all steps)" if c["train"]["loss"] == "all" else "")
+               + (f" (hidden {c['train']['hidden_dim']})" if c["train"]["hidden_dim"] != recipe.train.get("hidden_dim") else "")
+               for t, c in checkpoints.items()]
+    untrained = [t for t in order if t not in checkpoints]
     manifest = {
         "metadata": {
-            "name": name,
+            "name": entry_name(recipe, seed),
             "regime": "supervised-bptt",
-            "budget": f"{budget} outer steps x batch {cfg['train']['batch_size']} episodes per task",
-            "description": f"{recipe.description} (seed {seed}; one model per task)",
+            "budget": "outer steps of 64 episodes per task: " + ", ".join(budgets),
+            "description": f"{recipe.description} (seed {seed}; one model per task"
+                           + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
         },
-        "tasks": manifest_tasks,
+        "tasks": {t: f"{t}.pt" for t in checkpoints},
     }
     write_json_atomic(out / "manifest.json", manifest, overwrite=True)
-    plot_curves({t: recs for t, recs in curves.items()}, out / "curves.png",
-                title=f"{name}: validation during meta-training ({time.time() - started:.0f} s)")
+    plot_curves({t: c["metrics"] for t, c in checkpoints.items()}, out / "curves.png",
+                title=f"{entry_name(recipe, seed)}: validation during meta-training")
     return out / "manifest.json"
+
+
+def training_kwargs(task) -> dict[str, Any]:
+    """The kwargs a suite task is trained on: its own, but the training classes where the task has splits."""
+    from plastic_gym import make_task
+
+    kwargs = dict(task.kwargs)
+    if "split" in make_task(task.env_id, **kwargs).kwargs:
+        kwargs["split"] = "train"
+    return kwargs
 
 
 def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Path = RESULT_DIR,
