@@ -1,0 +1,75 @@
+"""``plastic-gym train``: supervised meta-training of a plastic network on one task (see ``trainer.py``).
+
+    plastic-gym train --task PlasticAssoc-v0 --rule hebbian --cell rnn --steps 5000 --out runs/assoc-hebbian --loss all
+
+Torch is imported only when the command runs, so ``plastic-gym tasks`` works without the agents' dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false, null), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="meta-train a plastic network on a task (supervised, BPTT)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--task", required=True, help="env id, e.g. PlasticAssoc-v0")
+    p.add_argument("--task-kw", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="task kwarg (repeatable), e.g. --task-kw n_cues=5")
+    p.add_argument("--rule", required=True, choices=("hebbian", "gradient", "none"), help="plasticity rule")
+    p.add_argument("--cell", required=True, choices=("rnn", "lstm"))
+    p.add_argument("--steps", required=True, type=int, help="total outer steps (a resumed run continues up to it)")
+    p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl, curve.png, summary.json")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units of the plastic network (default 128)")
+    p.add_argument("--no-size-match", dest="size_match", action="store_false",
+                   help="give a non-plastic RNN (--rule none) the same hidden size instead of 1.5x (the paper's match)")
+    p.add_argument("--plastic", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="PlasticConfig field (repeatable), e.g. --plastic p_lr=0.1 --plastic modulation=false")
+    p.add_argument("--loss", choices=("scored", "all"), default="scored",
+                   help="loss on the scored steps (default) or on every step (the paper's cue-reward objective)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=64, help="episodes per outer step (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW (amsgrad) learning rate (default 1e-3)")
+    p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
+    p.add_argument("--val-episodes", type=int, default=512, help="size of the fixed validation batch (default 512)")
+    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (must match the other options)")
+    p.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bar")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import CheckpointError
+    from .trainer import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        config = TrainConfig(task_id=args.task, rule=args.rule, cell=args.cell, steps=args.steps,
+                             hidden_dim=args.hidden, task_kwargs=dict(args.task_kw), loss=args.loss, seed=args.seed,
+                             batch_size=args.batch, lr=args.lr, val_every=args.val_every,
+                             val_episodes=args.val_episodes, size_match=args.size_match, plastic=dict(args.plastic))
+        trainer = train(config, args.out, resume=args.resume, force=args.force, progress=args.progress)
+    except (CheckpointError, ValueError, RuntimeError) as err:
+        print(f"plastic-gym train: error: {err}", file=sys.stderr)
+        return 2
+    final = trainer.records[-1]
+    print(json.dumps({"step": final["step"], "val": final["val"], "out": args.out}))
+    return 0

@@ -1,0 +1,165 @@
+"""Task models: a plastic network with the input and output layout of a plastic-gym task.
+
+Vector observations ``[B, T, D]`` feed the plastic network directly. Image tasks (``Dict`` obs with ``image`` uint8
+``[B, T, C, H, W]`` and ``label`` float32 ``[B, T, n_way]``) go through a non-plastic Conv-4 encoder; its features and
+the label one-hot are the plastic cell's input u_t. The output width is ``task.target_dim``: the predicted value of a
+regression task, or the class logits of a classification task.
+
+Size matching (the paper's comparison at about equal parameter counts): a plastic layer has two parameters per
+connection (w and alpha), so the non-plastic RNN (``rule="none"``) gets ``NONPLASTIC_SCALE["rnn"] = 1.5`` times the
+hidden units (128 plastic -> 192 non-plastic) when ``size_match`` is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from .config import PlasticConfig
+from .encoder import Conv4Encoder
+from .network import PlasticNetwork
+
+__all__ = ["ModelConfig", "NONPLASTIC_SCALE", "TaskModel", "build_model", "outputs_to_actions"]
+
+#: Hidden-size factor of a non-plastic network matched to a plastic one, per cell (the paper's RNN comparison).
+NONPLASTIC_SCALE = {"rnn": 1.5}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a ``TaskModel`` (plain types only, so it can live in a checkpoint).
+
+    Attributes:
+        input: ``"vector"`` (obs ``[B, T, input_dim]``) or ``"image"`` (Dict obs ``image`` + ``label``).
+        input_dim: width of a vector observation, or of the label one-hot (n_way) for image tasks.
+        output_dim: ``task.target_dim``.
+        cell, rule, hidden_dim: of the plastic network; ``hidden_dim`` is the plastic-equivalent size requested.
+        size_match: scale the hidden size of a non-plastic (``rule="none"``) network by ``NONPLASTIC_SCALE[cell]``.
+        plastic: further ``PlasticConfig`` keyword arguments (modulation, p_lr, ...).
+        encoder: ``Conv4Encoder`` arguments for image tasks, else None.
+    """
+
+    input: str
+    input_dim: int
+    output_dim: int
+    cell: str = "rnn"
+    rule: str = "hebbian"
+    hidden_dim: int = 128
+    size_match: bool = True
+    plastic: dict[str, Any] = field(default_factory=dict)
+    encoder: dict[str, Any] | None = None
+
+    def __post_init__(self):
+        if self.input not in ("vector", "image"):
+            raise ValueError(f"ModelConfig.input must be 'vector' or 'image', got {self.input!r}")
+        if (self.input == "image") != (self.encoder is not None):
+            raise ValueError("ModelConfig.encoder must be given exactly for input='image'")
+
+    @property
+    def effective_hidden_dim(self) -> int:
+        """The hidden size actually built: ``hidden_dim``, times the size-matching factor for a non-plastic network."""
+        if self.size_match and self.rule == "none":
+            return int(round(self.hidden_dim * NONPLASTIC_SCALE.get(self.cell, 1.0)))
+        return self.hidden_dim
+
+    def plastic_config(self) -> PlasticConfig:
+        cell_input = self.input_dim + (self.encoder["out_dim"] if self.encoder else 0)
+        return PlasticConfig(cell_input, self.output_dim, hidden_dim=self.effective_hidden_dim, cell=self.cell,
+                             rule=self.rule, **self.plastic)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ValueError(f"not a valid model config ({err}); expected the keys of ModelConfig") from err
+
+
+class TaskModel(nn.Module):
+    """[encoder +] plastic network for one task's observation layout; see the module docstring."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Conv4Encoder(**config.encoder) if config.encoder else None
+        self.net = PlasticNetwork(config.plastic_config())
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def _tensor(self, x: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=device)
+        return t if dtype is None else t.to(dtype)
+
+    def encode(self, obs: Any) -> torch.Tensor:
+        """Observations with any leading axes (``[B, T, ...]`` or ``[B, ...]``) -> cell inputs ``[..., D_in]``."""
+        if self.encoder is None:
+            if isinstance(obs, dict):
+                raise ValueError("this model takes vector observations, got a dict")
+            x = self._tensor(obs, torch.float32)
+            if x.shape[-1] != self.config.input_dim:
+                raise ValueError(f"expected observations with last axis {self.config.input_dim}, got {tuple(x.shape)}")
+            return x
+        if not isinstance(obs, dict) or not {"image", "label"} <= set(obs):
+            raise ValueError(f"this model takes dict observations with 'image' and 'label', got {type(obs).__name__}")
+        image, label = self._tensor(obs["image"]), self._tensor(obs["label"], torch.float32)
+        lead = label.shape[:-1]
+        feats = self.encoder(image.reshape(-1, *image.shape[len(lead):])).reshape(*lead, -1)
+        return torch.cat([feats, label], dim=-1)
+
+    # -- running ---------------------------------------------------------------------------------------
+    def initial_state(self, batch_size: int):
+        return self.net.initial_state(batch_size)
+
+    def forward(self, obs: Any, state=None):
+        """Whole sequences: obs ``[B, T, ...]`` -> (outputs ``[B, T, output_dim]``, final state)."""
+        return self.net(self.encode(obs), state)
+
+    def step(self, obs_t: Any, state):
+        """One step for acting: obs ``[B, ...]`` -> (outputs ``[B, output_dim]``, next state)."""
+        return self.net.step(self.encode(obs_t), state)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_model(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int = 128, size_match: bool = True,
+                encoder_dim: int = 64, **plastic: Any) -> TaskModel:
+    """The ``TaskModel`` for ``task``'s observation space (vector, or Dict of image + label)."""
+    return TaskModel(model_config_for(task, cell, rule, hidden_dim, size_match, encoder_dim, **plastic))
+
+
+def model_config_for(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int = 128, size_match: bool = True,
+                     encoder_dim: int = 64, **plastic: Any) -> ModelConfig:
+    space = task.observation_space
+    common = dict(output_dim=task.target_dim, cell=cell, rule=rule, hidden_dim=hidden_dim, size_match=size_match,
+                  plastic=dict(plastic))
+    if isinstance(space, spaces.Dict):
+        if not {"image", "label"} <= set(space.spaces):
+            raise ValueError(f"dict observations need 'image' and 'label' entries, got {sorted(space.spaces)}")
+        c, h, w = space["image"].shape
+        if h != w:
+            raise ValueError(f"the Conv-4 encoder expects square images, got {h}x{w}")
+        encoder = {"in_channels": int(c), "image_size": int(h), "channels": 64, "out_dim": int(encoder_dim)}
+        return ModelConfig("image", int(space["label"].shape[0]), encoder=encoder, **common)
+    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+        raise ValueError(f"expected a flat Box or a Dict(image, label) observation space, got {space}")
+    return ModelConfig("vector", int(space.shape[0]), **common)
+
+
+def outputs_to_actions(task, outputs: np.ndarray) -> np.ndarray:
+    """Network outputs ``[..., K]`` -> actions ``[..., *action_shape]``: the argmax class for classification, else the
+    predicted value clipped to the action space (clipping never increases the error of an in-bounds target)."""
+    outputs = np.asarray(outputs)
+    if task.kind == "classification":
+        return outputs.argmax(-1).astype(np.int64)
+    space = task.action_space
+    values = outputs.reshape(*outputs.shape[:-1], *space.shape)
+    return np.clip(values, space.low, space.high).astype(np.float32)

@@ -1,0 +1,350 @@
+"""Supervised meta-training of plastic networks on plastic-gym tasks (SPEC section 4, "Outer training").
+
+Each outer step samples a batch of whole episodes (``task.sample(batch, rng)``), runs the network through them from
+F_0 = 0 (backpropagation through the whole episode, inner plasticity included) and takes one AdamW step (amsgrad,
+lr 1e-3) on the loss, with the gradient norm clipped at 5. The loss is the MSE (regression) or the cross-entropy
+(classification) on the scored steps (``loss="scored"``, the leaderboard's objective) or on every step
+(``loss="all"``, the paper's objective for the cue-reward task).
+
+Every ``val_every`` steps the model is evaluated on a fixed validation batch drawn from a seed stream disjoint from the
+training stream, with the task's own ``episode_metrics`` (e.g. ``query_mse`` and ``all_mse``). Records go to
+``metrics.jsonl``, the learning curve to ``curve.png`` and the state to ``checkpoint.pt`` in the output folder;
+``Trainer(..., resume=path)`` continues a run exactly where it stopped (same weights as an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+import plastic_gym
+from plastic_gym import make_task
+
+from .checkpoint import CheckpointError, atomic_path, check_matches, load_checkpoint, plain, save_checkpoint
+from .model import TaskModel, build_model, outputs_to_actions
+
+__all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "evaluate", "plot_curves", "predict", "sequence_loss", "train"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+CURVE_NAME = "curve.png"
+SUMMARY_NAME = "summary.json"
+#: Seconds between learning-curve redraws during a run (the final curve is always drawn).
+PLOT_INTERVAL_S = 60.0
+#: Second entries of the numpy seed sequences: the training and validation streams never share a seed sequence.
+_TRAIN_STREAM, _VAL_STREAM = 1, 2
+#: Train-config fields that may change when resuming (they do not affect the weights).
+RESUMABLE_CHANGES = ("train.steps", "train.val_every")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``steps`` is the total number of outer steps (a resumed run continues up to it)."""
+
+    task_id: str
+    rule: str = "hebbian"
+    cell: str = "rnn"
+    steps: int = 5000
+    hidden_dim: int = 128
+    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    loss: str = "scored"
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 5.0
+    val_every: int = 200
+    val_episodes: int = 512
+    val_seed: int = 1_000_003
+    size_match: bool = True
+    plastic: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.loss not in ("scored", "all"):
+            raise ValueError(f"loss must be 'scored' or 'all', got {self.loss!r}")
+        for name in ("steps", "hidden_dim", "batch_size", "val_every", "val_episodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "steps" else 1):
+                raise ValueError(f"{name} must be an int >= {0 if name == 'steps' else 1}, got {value!r}")
+        if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
+            raise ValueError(f"need lr > 0, grad_clip > 0, weight_decay >= 0; got {self.lr}, {self.grad_clip}, "
+                             f"{self.weight_decay}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(names)}")
+        return cls(**data)
+
+
+def sequence_loss(task, outputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean per-step loss over the steps where ``mask`` ([B, T] bool) is set, or over all steps if ``mask`` is None.
+
+    Regression: squared error averaged over the K outputs; classification: cross-entropy of the logits against the
+    class of the one-hot ``target``.
+    """
+    if task.kind == "classification":
+        per_step = F.cross_entropy(outputs.flatten(0, 1), target.argmax(-1).flatten(), reduction="none")
+        per_step = per_step.view(outputs.shape[:2])
+    else:
+        per_step = (outputs - target).pow(2).mean(-1)
+    if mask is None:
+        return per_step.mean()
+    mask = mask.to(per_step.dtype)
+    return (per_step * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def predict(model: TaskModel, episodes, chunk: int = 512) -> np.ndarray:
+    """The model's outputs ``[B, T, K]`` on whole episodes (eval mode, no gradient, in chunks of episodes)."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.no_grad():
+            for start in range(0, episodes.batch_size, chunk):
+                outputs.append(model(episodes[slice(start, start + chunk)].obs)[0].cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(outputs)
+
+
+def evaluate(model: TaskModel, task, episodes, chunk: int = 512) -> dict[str, np.ndarray]:
+    """Per-episode ``task.episode_metrics`` of the model's actions on ``episodes``."""
+    return task.episode_metrics(outputs_to_actions(task, predict(model, episodes, chunk)), episodes)
+
+
+class Trainer:
+    """Meta-trainer state: task, model, optimizer, training rng, step and metric records.
+
+    Args:
+        config: the run.
+        out_dir: where checkpoint, metrics, curve and summary go (None: keep everything in memory).
+        resume: a checkpoint to continue from; it must match ``config`` except ``steps`` and ``val_every``.
+        force: start over even if ``out_dir`` already holds a checkpoint (otherwise that is an error).
+        progress: show a tqdm progress bar.
+
+    Seeds: the weights come from ``torch.manual_seed(config.seed)`` (torch's global generator), the training batches
+    from the numpy stream ``[seed, 1]``, the fixed validation batch from ``[val_seed, 2]`` (the same for every run).
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: str | os.PathLike | None = None,
+                 resume: str | os.PathLike | None = None, force: bool = False, progress: bool = True):
+        self.config, self.progress = config, progress
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        if self.out_dir is not None and resume is None and not force and (self.out_dir / CHECKPOINT_NAME).exists():
+            raise RuntimeError(f"refusing to overwrite {self.out_dir / CHECKPOINT_NAME}: pass force=True (--force) to "
+                               f"start over or resume=... (--resume) to continue it")
+        self.task = make_task(config.task_id, **config.task_kwargs)
+        torch.manual_seed(config.seed)
+        self.model = build_model(self.task, config.cell, config.rule, config.hidden_dim, config.size_match,
+                                 **config.plastic)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                           amsgrad=True)
+        self.rng = np.random.default_rng([config.seed, _TRAIN_STREAM])
+        self.val_episodes = self.task.sample(config.val_episodes, np.random.default_rng([config.val_seed, _VAL_STREAM]))
+        self.step = 0
+        self.records: list[dict[str, Any]] = []
+        self._losses: list[float] = []
+        self._elapsed = 0.0
+        self._last_plot = -float("inf")
+        if resume is not None:
+            self._load(resume)
+
+    # -- identity ----------------------------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """The sections a checkpoint of this run must match: task, model and train config."""
+        task_kwargs = plain(self.task.kwargs)
+        return {"task": {"id": self.config.task_id, "kwargs": task_kwargs},
+                "model": plain(self.model.config.to_dict()), "train": self.config.to_dict()}
+
+    def metadata(self) -> dict[str, Any]:
+        state = self.model.initial_state(1)
+        return {"parameters": self.model.num_parameters(), "state_floats_per_env": int(state.num_floats_per_sample()),
+                "effective_hidden_dim": self.model.config.effective_hidden_dim}
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+    def state_payload(self) -> dict[str, Any]:
+        return {**self.identity(), "plastic_gym_version": plastic_gym.__version__, "step": self.step,
+                "state_dict": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": {"numpy": plain(self.rng.bit_generator.state), "torch": torch.get_rng_state()},
+                "pending_losses": list(self._losses), "elapsed_s": self._elapsed,
+                "metrics": plain(self.records), "summary": plain(self.summary())}
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        if path is None:
+            if self.out_dir is None:
+                raise ValueError("save() needs a path when the trainer has no out_dir")
+            path = self.out_dir / CHECKPOINT_NAME
+        return save_checkpoint(path, self.state_payload())
+
+    def _load(self, path: str | os.PathLike) -> None:
+        ckpt = load_checkpoint(path)
+        check_matches(ckpt, self.identity(), path, ignore=RESUMABLE_CHANGES)
+        try:
+            self.model.load_state_dict(ckpt["state_dict"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.rng.bit_generator.state = ckpt["rng"]["numpy"]
+            torch.set_rng_state(ckpt["rng"]["torch"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint {path} has a damaged training state ({type(err).__name__}: {err})") from err
+        self.step = int(ckpt["step"])
+        self.records = list(ckpt.get("metrics", []))
+        self._losses = list(ckpt.get("pending_losses", []))
+        self._elapsed = float(ckpt.get("elapsed_s", 0.0))
+
+    # -- training ----------------------------------------------------------------------------------------
+    def train_step(self) -> float:
+        """One outer step on a fresh batch; returns the loss."""
+        cfg = self.config
+        episodes = self.task.sample(cfg.batch_size, self.rng)
+        self.model.train()
+        outputs, _ = self.model(episodes.obs)
+        device = outputs.device
+        target = torch.as_tensor(episodes.target, device=device)
+        mask = torch.as_tensor(episodes.scored, device=device) if cfg.loss == "scored" else None
+        loss = sequence_loss(self.task, outputs, target, mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        value = float(loss.detach())
+        self._losses.append(value)
+        return value
+
+    def validate(self) -> dict[str, Any]:
+        """Evaluate on the fixed validation batch and append a record (step, mean train loss since the last one,
+        validation loss, mean of each ``episode_metrics`` entry)."""
+        cfg, val = self.config, self.val_episodes
+        outputs = predict(self.model, val)
+        metrics = self.task.episode_metrics(outputs_to_actions(self.task, outputs), val)
+        mask = torch.as_tensor(val.scored) if cfg.loss == "scored" else None
+        val_loss = float(sequence_loss(self.task, torch.from_numpy(outputs), torch.as_tensor(val.target), mask))
+        record = {"step": self.step,
+                  "train_loss": float(np.mean(self._losses)) if self._losses else None,
+                  "val_loss": val_loss,
+                  "val": {k: float(np.mean(v)) for k, v in metrics.items()},
+                  "elapsed_s": round(self._elapsed, 2)}
+        self._losses = []
+        self.records.append(record)
+        return record
+
+    def summary(self) -> dict[str, Any]:
+        last = self.records[-1] if self.records else None
+        return {"task": self.config.task_id, "rule": self.config.rule, "cell": self.config.cell,
+                "loss": self.config.loss, "seed": self.config.seed, "step": self.step,
+                "final": last, "elapsed_s": round(self._elapsed, 2), **self.metadata()}
+
+    def run(self) -> dict[str, Any]:
+        """Train up to ``config.steps``, validating (and checkpointing, with an out_dir) every ``val_every`` steps,
+        at step 0 and at the end. After an interrupt, ``resume`` from the last checkpoint (at most ``val_every`` steps
+        back; an interrupt is not saved, since it may land in the middle of an optimizer step)."""
+        cfg = self.config
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        if not self.records:
+            self.validate()
+            self._write_outputs(checkpoint=False, plot=False)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc=f"{cfg.task_id} {cfg.rule}",
+                   dynamic_ncols=True)
+        try:
+            while self.step < cfg.steps:
+                t0 = time.perf_counter()
+                loss = self.train_step()
+                self._elapsed += time.perf_counter() - t0
+                bar.update(1)
+                if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                    record = self.validate()
+                    bar.set_postfix(loss=f"{loss:.4f}", **{k: f"{v:.4f}" for k, v in record["val"].items()})
+                    self._write_outputs()
+        finally:
+            bar.close()
+        if self.records[-1]["step"] != self.step:  # resumed at or past the requested total
+            self.validate()
+        self._write_outputs(plot=True)
+        return self.summary()
+
+    def _write_outputs(self, checkpoint: bool = True, plot: bool | None = None) -> None:
+        """Checkpoint, metrics and summary; the curve at the end (``plot=True``) and at most every
+        ``PLOT_INTERVAL_S`` seconds in between (``plot=None``)."""
+        if self.out_dir is None:
+            return
+        if checkpoint:
+            self.save()
+        lines = "".join(json.dumps(r) + "\n" for r in self.records)
+        write_atomic(self.out_dir / METRICS_NAME, lines.encode())
+        write_atomic(self.out_dir / SUMMARY_NAME, (json.dumps(self.summary(), indent=2) + "\n").encode())
+        now = time.monotonic()
+        if plot or (plot is None and now - self._last_plot >= PLOT_INTERVAL_S):
+            self._last_plot = now
+            title = f"{self.config.task_id} {self.config.cell}/{self.config.rule} (loss={self.config.loss})"
+            plot_curves({self.config.rule: self.records}, self.out_dir / CURVE_NAME, title=title)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
+                metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None) -> Path:
+    """Learning curves: one panel per validation metric (and the training loss), one line per run.
+
+    ``runs`` maps a label to its metric records; ``reference`` draws horizontal lines (e.g. the paper's values).
+    Uses matplotlib's object API (no pyplot, no global backend change); written atomically as PNG.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
+    panels = names + ["train_loss"]
+    fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, name in zip(axes, panels):
+        for label, recs in runs.items():
+            if name == "train_loss":
+                pts = [(r["step"], r["train_loss"]) for r in recs if r.get("train_loss") is not None]
+            else:
+                pts = [(r["step"], r["val"][name]) for r in recs if name in r.get("val", {})]
+            if pts:
+                ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 30 else None)
+        for ref_label, value in (reference or {}).items():
+            if ref_label.startswith(name + ":"):
+                ax.axhline(value, ls="--", lw=0.8, color="gray")
+                ax.annotate(ref_label.split(":", 1)[1], (0, value), fontsize=7, color="gray",
+                            xytext=(2, 2), textcoords="offset points")
+        ax.set_xlabel("outer step")
+        ax.set_title(name if name == "train_loss" else f"validation {name}")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return Path(path)
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
+          force: bool = False, progress: bool = True) -> Trainer:
+    """Build a ``Trainer`` and run it to ``config.steps``; returns the trainer (model, records, summary)."""
+    trainer = Trainer(config, out_dir, resume=resume, force=force, progress=progress)
+    trainer.run()
+    return trainer
+
