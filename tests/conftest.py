@@ -31,3 +31,13 @@ def env_kwargs(env_id: str) -> dict:
 @pytest.fixture(params=plastic_gym.ENV_IDS)
 def env_id(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread for the test (small models are faster so, and results do not depend on the core count)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

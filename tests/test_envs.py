@@ -262,3 +262,14 @@ def test_registered_ids_and_make_task():
     assert plastic_gym.make_task("PlasticRegressionMLP-v0", n_var=3).n_var == 3
     assert plastic_gym.make_task("PlasticCopy-v0", delay=40).kwargs == {"seq_length": 20, "delay": 40, "dim": 1}
     assert set(EMBEDDED_IDS) | {"PlasticOmniglot-v0"} == set(plastic_gym.ENV_IDS)
+
+
+def test_cli_tasks_works_without_torch():
+    """The env-only install: `plastic-gym tasks` runs, and `plastic-gym train` says what to install."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from plastic_gym.cli import main\n"
+            "assert main(['tasks', '--episodes', '4']) == 0\n"
+            "assert main(['train', '--task', 'PlasticAssoc-v0']) == 2\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "PlasticAssoc-v0" in out.stdout and "query_mse" in out.stdout
+    assert "needs torch" in out.stderr and "plastic-gym[agents]" in out.stderr

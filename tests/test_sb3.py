@@ -25,11 +25,8 @@ TINY = {"hidden_dim": 12, "latent_dim": 8, "net_arch": [8]}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
+def _one_thread(torch_one_thread):
+    """Every test here runs torch on one thread (see conftest)."""
 
 
 def make(algo, rule="hebbian", cell="rnn", n_envs=3, n_steps=10, seed=0, env_kwargs=None, env=None, **kw):

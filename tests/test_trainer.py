@@ -20,11 +20,8 @@ TINY = dict(hidden_dim=8, batch_size=8, val_episodes=16, val_every=2)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(torch_one_thread):
+    """Every test here runs torch on one thread (see conftest)."""
 
 
 def tiny(rule: str = "hebbian", steps: int = 4, **kw) -> TrainConfig:
