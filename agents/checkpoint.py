@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+
+from plastic_gym.io import atomic_path
 
 __all__ = ["atomic_path", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "check_matches", "load_checkpoint",
            "load_model", "save_checkpoint"]
@@ -36,25 +36,6 @@ class CheckpointError(ValueError):
 def plain(value: Any) -> Any:
     """``value`` as JSON-like plain types (numpy scalars and tuples converted), so ``weights_only`` loading accepts it."""
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """A temp file name beside ``path`` to write to; on success it replaces ``path`` (``os.replace``), on error it is
-    removed, so readers see either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:

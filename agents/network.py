@@ -141,7 +141,7 @@ class PlasticNetwork(PlasticNetworkBase):
         """
         cfg = self.config
         L = self.layers
-        B, T = x.shape[0], x.shape[1]
+        T = x.shape[1]
         gradient = cfg.rule == "gradient"
         W = {k: L[k].weight for k in LAYERS}
         A = {k: L[k].alpha_weight for k in LAYERS}

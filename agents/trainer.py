@@ -29,7 +29,9 @@ from tqdm.auto import tqdm
 import plastic_gym
 from plastic_gym import make_task
 
-from .checkpoint import CheckpointError, atomic_path, check_matches, load_checkpoint, plain, save_checkpoint
+from plastic_gym.io import atomic_path, write_atomic
+
+from .checkpoint import CheckpointError, check_matches, load_checkpoint, plain, save_checkpoint
 from .model import TaskModel, build_model, outputs_to_actions
 
 __all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "evaluate", "plot_curves", "predict", "sequence_loss", "train"]
@@ -286,19 +288,13 @@ class Trainer:
         if checkpoint:
             self.save()
         lines = "".join(json.dumps(r) + "\n" for r in self.records)
-        write_atomic(self.out_dir / METRICS_NAME, lines.encode())
-        write_atomic(self.out_dir / SUMMARY_NAME, (json.dumps(self.summary(), indent=2) + "\n").encode())
+        write_atomic(self.out_dir / METRICS_NAME, lines.encode(), overwrite=True)
+        write_atomic(self.out_dir / SUMMARY_NAME, (json.dumps(self.summary(), indent=2) + "\n").encode(), overwrite=True)
         now = time.monotonic()
         if plot or (plot is None and now - self._last_plot >= PLOT_INTERVAL_S):
             self._last_plot = now
             title = f"{self.config.task_id} {self.config.cell}/{self.config.rule} (loss={self.config.loss})"
             plot_curves({self.config.rule: self.records}, self.out_dir / CURVE_NAME, title=title)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(data)
 
 
 def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -119,15 +117,11 @@ def run(task: str, method: str, seed: int, budget: int) -> dict:
 
 
 def _write_atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    """``write(tmp)`` to a temp file beside ``path``, then move it over ``path`` (``plastic_gym.io.atomic_path``)."""
+    from plastic_gym.io import atomic_path
+
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def plot(results: list[dict], path: Path, budget: int, seeds) -> None:
