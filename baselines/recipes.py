@@ -16,10 +16,11 @@ train are played by the leaderboard's no-memory fallback and marked as such.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from plastic_gym.io import read_json_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 KINDS = ("supervised",)
@@ -81,8 +82,4 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         path = CONFIG_DIR / f"{name_or_path}.json"
         if not path.is_file():
             raise ValueError(f"unknown baseline {name_or_path!r}; available: {available()} (or a path to a recipe .json)")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read recipe {path}: {err}") from None
-    return Recipe.from_dict(data, path)
+    return Recipe.from_dict(read_json_file(path, "recipe"), path)

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from plastic_gym.io import read_json_file
+
 from .protocol import Agent, AgentMetadata, TaskContext, spaces_compatible
 
 REFERENCE_AGENTS = ("random", "no-memory", "oracle")
@@ -307,10 +309,7 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
 
 
 def _load_manifest(path: Path, seed: int, source: str) -> ManifestFactory:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read agent manifest {path}: {err}") from None
+    data = read_json_file(path, "agent manifest")
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or "metadata" not in data:
         raise ValueError(f"agent manifest {path} must be an object with 'metadata' (name, ...) and 'tasks' "
                          "({task name: agent spec})")

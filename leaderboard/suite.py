@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plastic_gym.io import read_json_file
+
 SUITE_DIR = Path(__file__).resolve().parent
 
 #: The content hash of every released suite file (a test checks them; never edit a released suite).
@@ -103,8 +105,4 @@ def load_suite(name_or_path: str | Path = "v0") -> Suite:
         path = SUITE_DIR / f"suite_{name_or_path}.json"
         if not path.is_file():
             raise ValueError(f"unknown suite {name_or_path!r}; available: {available_suites()} (or a path to a suite .json)")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read suite file {path}: {err}") from None
-    return parse_suite(data)
+    return parse_suite(read_json_file(path, "suite file"))

@@ -1,4 +1,4 @@
-"""Atomic file writes: every file the program writes (checkpoints, results, submissions, pages) goes through here.
+"""File I/O shared by every part: atomic writes (checkpoints, results, submissions, pages) and JSON config reads.
 
 A reader, or a crash halfway, sees either the old file or the complete new one, never half a file: the data is
 written to a temp file in the same folder, flushed to disk, then moved over the target with ``os.replace``.
@@ -6,11 +6,12 @@ written to a temp file in the same folder, flushed to disk, then moved over the 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @contextmanager
@@ -43,3 +44,11 @@ def write_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
     with atomic_path(path, overwrite) as tmp:
         Path(tmp).write_bytes(data)
     return Path(path)
+
+
+def read_json_file(path: str | os.PathLike, what: str = "file") -> Any:
+    """Parse a JSON file (a suite, a recipe, a manifest); unreadable or malformed is a ``ValueError`` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read {what} {path}: {err}") from None

@@ -51,6 +51,21 @@ def random_keys(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
 
 
+def episode_keys(previous: np.ndarray | None, seed: int | None, rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    """The keys of the next ``n`` episodes of a reset, gymnasium's seeding convention for every view:
+
+    ``seed`` given: the keys of ``seed, seed + 1, ..., seed + n - 1``; else the successors of ``previous``; on a first
+    unseeded reset, fresh keys from ``rng`` (the env's ``np_random``).
+    """
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an int in [0, 2**64) or None, got {seed!r}")
+        return seed_keys(int(seed) + np.arange(n, dtype=object))
+    if previous is None:
+        return random_keys(rng, n)
+    return next_keys(previous)
+
+
 class KeyedRandom:
     """Independent random streams for a batch of episode keys.
 

@@ -94,10 +94,7 @@ class Task(ABC):
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> Task:
         """Construct from keyword arguments, turning an unknown name into a ``ValueError`` that lists the valid ones."""
-        valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        unknown = sorted(set(kwargs) - set(valid))
-        if unknown:
-            raise ValueError(f"{cls.__name__} got unknown kwarg(s) {unknown}; expected some of {valid}")
+        reject_unknown_kwargs(cls, kwargs)
         return cls(**kwargs)
 
     @property
@@ -140,25 +137,11 @@ class Task(ABC):
 
     # -- scoring ---------------------------------------------------------------------------------------
     def validate_actions(self, actions: np.ndarray, batch_size: int) -> np.ndarray:
-        """Check a batch of actions ``[B, *action_shape]`` and return it as an array; raise ``ValueError`` if bad."""
-        space = self.action_space
-        arr = np.asarray(actions)
-        if isinstance(space, spaces.Discrete):
-            if arr.shape != (batch_size,):
-                raise ValueError(f"expected {batch_size} discrete action(s) of shape {(batch_size,)}, got shape {arr.shape}")
-            if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-                raise ValueError(f"discrete actions must be integers in [0, {space.n}), got {arr!r}")
-            if np.any(arr < 0) or np.any(arr >= space.n):
-                raise ValueError(f"discrete actions must be in [0, {space.n}), got {arr.tolist()}")
-            return arr.astype(np.int64)
-        expected = (batch_size, *space.shape)
-        if arr.shape != expected:
-            raise ValueError(f"expected actions of shape {expected}, got {arr.shape}")
-        if arr.dtype.kind not in "iuf":
-            raise ValueError(f"actions must be real numbers, got dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("actions must be finite, got NaN or inf")
-        return arr.astype(np.float32)
+        """Check a batch of actions ``[B, *action_shape]`` and return it as an array; raise ``ValueError`` if bad.
+
+        Box actions outside the bounds are scored as given (an MSE), not refused.
+        """
+        return check_actions(self.action_space, actions, (batch_size,))
 
     def rewards(self, actions: np.ndarray, episodes: Episodes, t: int) -> np.ndarray:
         """Reward of each episode's step ``t`` (float64 ``[B]``): -MSE or 1/0 on scored steps, 0 elsewhere."""
@@ -243,6 +226,41 @@ class Task(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         return f"{type(self).__name__}({args})"
+
+
+def check_actions(space: spaces.Space, actions: Any, batch_shape: tuple[int, ...] = (), who: str = "actions",
+                  check_bounds: bool = False) -> np.ndarray:
+    """Actions of shape ``(*batch_shape, *space.shape)`` checked against ``space``: int64 for ``Discrete``, float32 for
+    ``Box``. Raises ``ValueError`` naming what was expected for a wrong shape, a non-number, a NaN/inf, an
+    out-of-range class or (``check_bounds``) a value outside the box. The one action check of every view."""
+    arr = np.asarray(actions)
+    if isinstance(space, spaces.Discrete):
+        integral = arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr)))
+                                              and bool(np.all(arr == np.round(arr))))
+        if arr.shape != batch_shape:
+            raise ValueError(f"{who}: expected discrete action(s) of shape {batch_shape}, got shape {arr.shape}")
+        if not integral or np.any(arr < 0) or np.any(arr >= space.n):
+            raise ValueError(f"{who}: discrete actions must be integers in [0, {space.n}), got {arr.tolist()!r}")
+        return arr.astype(np.int64)
+    expected = (*batch_shape, *space.shape)
+    if arr.shape != expected:
+        raise ValueError(f"{who}: expected shape {expected}, got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{who}: must be real numbers, got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{who}: must be finite, got NaN or inf")
+    if check_bounds and (np.any(arr < space.low) or np.any(arr > space.high)):
+        raise ValueError(f"{who}: must lie in [{space.low.min()}, {space.high.max()}], got {arr.tolist()}")
+    return arr.astype(np.float32)
+
+
+def reject_unknown_kwargs(cls: type, kwargs: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
+    """Raise a ``ValueError`` listing the valid names if ``kwargs`` has a name ``cls.__init__`` does not take."""
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"] + list(extra)
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(f"{getattr(cls, 'metadata', {}).get('name', cls.__name__)} got unknown kwarg(s) {unknown}; "
+                         f"expected some of {valid}")
 
 
 def _fmt(v: np.ndarray) -> str:

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..core.player import EpisodePlayer
-from ..core.rng import next_keys, random_keys, seed_keys
+from ..core.rng import episode_keys
 from ..core.task import Task
 
 
@@ -50,12 +50,7 @@ class PlasticEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._key = seed_keys([seed])
-        elif self._key is None:
-            self._key = random_keys(self.np_random, 1)
-        else:
-            self._key = next_keys(self._key)
+        self._key = episode_keys(self._key, seed, self.np_random)
         return _row0(self._player.start(self._key)), {}
 
     def step(self, action):

@@ -9,7 +9,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..core.player import EpisodePlayer
-from ..core.rng import next_keys, random_keys, seed_keys
+from ..core.rng import episode_keys
 from ..core.task import Task
 
 
@@ -65,12 +65,7 @@ class PlasticVectorEnv(VectorEnv):
         if isinstance(seed, (list, tuple, np.ndarray)):
             raise ValueError("PlasticVectorEnv.reset takes one int seed (env i gets seed + i), not a list")
         super().reset(seed=seed)
-        if seed is not None:
-            self._keys = seed_keys(int(seed) + np.arange(self.num_envs, dtype=object))
-        elif self._keys is None:
-            self._keys = random_keys(self.np_random, self.num_envs)
-        else:
-            self._keys = next_keys(self._keys)
+        self._keys = episode_keys(self._keys, seed, self.np_random, self.num_envs)
         self._needs_reset = False
         return self._player.start(self._keys), {}
 

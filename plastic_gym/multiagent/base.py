@@ -16,7 +16,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec
 
-from ..core.rng import next_keys, random_keys, seed_keys
+from ..core.rng import episode_keys
+from ..core.task import check_actions, reject_unknown_kwargs
 
 
 class PlasticParallelEnv(ParallelEnv):
@@ -69,14 +70,7 @@ class PlasticParallelEnv(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None):
         if options is not None and not isinstance(options, dict):
             raise ValueError(f"options must be a dict or None, got {type(options).__name__}")
-        if seed is not None:
-            if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-                raise ValueError(f"seed must be an int in [0, 2**64) or None, got {seed!r}")
-            self._key = seed_keys([int(seed)])
-        elif self._key is None:
-            self._key = random_keys(np.random.default_rng(), 1)
-        else:
-            self._key = next_keys(self._key)
+        self._key = episode_keys(self._key, seed, np.random.default_rng())
         self.agents = list(self.possible_agents)
         self.t = 0
         self._started = True
@@ -136,25 +130,10 @@ class PlasticParallelEnv(ParallelEnv):
 
 
 def check_action(space: spaces.Space, action: Any, agent: str) -> Any:
-    """One agent's action, checked against its space: an int for ``Discrete``, a float32 array for ``Box``.
-
-    Raises ``ValueError`` naming what was expected for a wrong shape, a non-number, a NaN or an out-of-range value.
-    """
-    arr = np.asarray(action)
-    if isinstance(space, spaces.Discrete):
-        ok_type = arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
-        if arr.shape != () or not ok_type or not 0 <= arr <= space.n - 1:
-            raise ValueError(f"action of {agent} must be one integer in [0, {space.n}), got {action!r}")
-        return int(arr)
-    if arr.shape != space.shape:
-        raise ValueError(f"action of {agent} must have shape {space.shape}, got shape {arr.shape}")
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"action of {agent} must be real numbers, got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"action of {agent} must be finite, got NaN or inf: {arr.tolist()}")
-    if np.any(arr < space.low) or np.any(arr > space.high):
-        raise ValueError(f"action of {agent} must lie in [{space.low.min()}, {space.high.max()}], got {arr.tolist()}")
-    return arr.astype(np.float32)
+    """One agent's action, checked against its space (``core.task.check_actions``, bounds included): an int for
+    ``Discrete``, a float32 array for ``Box``. Raises ``ValueError`` naming the agent and what was expected."""
+    checked = check_actions(space, action, (), who=f"action of {agent}", check_bounds=True)
+    return int(checked) if isinstance(space, spaces.Discrete) else checked
 
 
 def _kwarg_names(cls: type) -> list[str]:
@@ -168,10 +147,7 @@ def factories(cls: type[PlasticParallelEnv]):
     """
 
     def parallel_env(**kwargs: Any) -> PlasticParallelEnv:
-        valid = [*_kwarg_names(cls), "render_mode"]
-        unknown = sorted(set(kwargs) - set(valid))
-        if unknown:
-            raise ValueError(f"{cls.metadata['name']} got unknown kwarg(s) {unknown}; expected some of {valid}")
+        reject_unknown_kwargs(cls, kwargs)
         return cls(**kwargs)
 
     def env(**kwargs: Any):
