@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=64, help="episodes per outer step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW (amsgrad) learning rate (default 1e-3)")
+    p.add_argument("--encoder-channels", type=int, default=64,
+                   help="conv width of the Conv-4 encoder of image tasks (default 64, the paper's)")
     p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
     p.add_argument("--val-episodes", type=int, default=512, help="size of the fixed validation batch (default 512)")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (must match the other options)")
@@ -65,7 +67,8 @@ def run_train(args: argparse.Namespace) -> int:
         config = TrainConfig(task_id=args.task, rule=args.rule, cell=args.cell, steps=args.steps,
                              hidden_dim=args.hidden, task_kwargs=dict(args.task_kw), loss=args.loss, seed=args.seed,
                              batch_size=args.batch, lr=args.lr, val_every=args.val_every,
-                             val_episodes=args.val_episodes, size_match=args.size_match, plastic=dict(args.plastic))
+                             val_episodes=args.val_episodes, size_match=args.size_match,
+                             encoder_channels=args.encoder_channels, plastic=dict(args.plastic))
         trainer = train(config, args.out, resume=args.resume, force=args.force, progress=args.progress)
     except (CheckpointError, ValueError, RuntimeError) as err:
         print(f"plastic-gym train: error: {err}", file=sys.stderr)

@@ -68,12 +68,13 @@ class TrainConfig:
     val_episodes: int = 512
     val_seed: int = 1_000_003
     size_match: bool = True
+    encoder_channels: int = 64
     plastic: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.loss not in ("scored", "all"):
             raise ValueError(f"loss must be 'scored' or 'all', got {self.loss!r}")
-        for name in ("steps", "hidden_dim", "batch_size", "val_every", "val_episodes"):
+        for name in ("steps", "hidden_dim", "batch_size", "val_every", "val_episodes", "encoder_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "steps" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'steps' else 1}, got {value!r}")
@@ -153,7 +154,7 @@ class Trainer:
         self.task = make_task(config.task_id, **config.task_kwargs)
         torch.manual_seed(config.seed)
         self.model = build_model(self.task, config.cell, config.rule, config.hidden_dim, config.size_match,
-                                 **config.plastic)
+                                 encoder_channels=config.encoder_channels, **config.plastic)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            amsgrad=True)
         self.rng = np.random.default_rng([config.seed, _TRAIN_STREAM])
@@ -298,17 +299,19 @@ class Trainer:
 
 
 def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
-                metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None) -> Path:
+                metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None,
+                xlabel: str = "outer step", train_loss: bool = True) -> Path:
     """Learning curves: one panel per validation metric (and the training loss), one line per run.
 
-    ``runs`` maps a label to its metric records; ``reference`` draws horizontal lines (e.g. the paper's values).
+    ``runs`` maps a label to its metric records (``{"step", "val": {metric: value}, "train_loss"}``); ``reference``
+    draws horizontal lines (e.g. the paper's values).
     Uses matplotlib's object API (no pyplot, no global backend change); written atomically as PNG.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
-    panels = names + ["train_loss"]
+    panels = names + (["train_loss"] if train_loss else [])
     fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -325,7 +328,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
                 ax.axhline(value, ls="--", lw=0.8, color="gray")
                 ax.annotate(ref_label.split(":", 1)[1], (0, value), fontsize=7, color="gray",
                             xytext=(2, 2), textcoords="offset points")
-        ax.set_xlabel("outer step")
+        ax.set_xlabel(xlabel)
         ax.set_title(name if name == "train_loss" else f"validation {name}")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

@@ -42,7 +42,8 @@ def _list(args: argparse.Namespace) -> int:
 
     for name in available():
         r = load_recipe(name)
-        print(f"{name:<24} {r.kind:<11} {r.steps:>6} steps/task  seeds {list(r.seeds)}  {r.description}")
+        unit = "env steps/task" if r.kind == "rl" else "outer steps/task (default)"
+        print(f"{name:<24} {r.kind:<11} {r.steps:>6} {unit:<26} seeds {list(r.seeds)}  {r.description}")
     return 0
 
 
@@ -52,11 +53,11 @@ def _train_kwargs(args: argparse.Namespace) -> dict:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import supervised
+    from .entries import run
     from .recipes import load_recipe
 
     try:
-        info = supervised.run(load_recipe(args.name), args.seed, submit=args.submit, replace=args.replace,
+        info = run(load_recipe(args.name), args.seed, submit=args.submit, replace=args.replace,
                               **_train_kwargs(args))
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

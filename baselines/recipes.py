@@ -12,6 +12,9 @@ A supervised recipe::
 recipe sets per task and run (``steps`` is the recipe's, unless a task override sets it). One model is trained per
 listed suite task on that task's kwargs (image tasks on their ``split="train"`` classes); the tasks a recipe does not
 train are played by the leaderboard's no-memory fallback and marked as such.
+
+An RL recipe (``"kind": "rl"``) has the same fields; its ``train`` holds the algorithm settings (``algo``,
+``frame_stack``, SB3 constructor arguments; see ``rl.py``) and ``steps`` is the env-step budget of each task.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from plastic_gym.io import read_json_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-KINDS = ("supervised",)
+KINDS = ("supervised", "rl")
 _SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
 _FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides"}
 

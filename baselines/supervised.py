@@ -1,4 +1,4 @@
-"""Train a supervised baseline recipe: one meta-trained model per suite task, then evaluate and submit it.
+"""Train a supervised baseline recipe: one meta-trained model per suite task (``entries.run`` evaluates and submits).
 
 Outputs of one run (recipe ``NAME``, seed ``S``):
 
@@ -12,20 +12,12 @@ Outputs of one run (recipe ``NAME``, seed ``S``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs
 from .recipes import Recipe
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-CHECKPOINT_DIR = PACKAGE_DIR / "checkpoints"
-RESULT_DIR = PACKAGE_DIR / "results"
 #: Checkpoint entries that only resuming needs; a committed baseline keeps the rest.
 _RESUME_ONLY = ("optimizer", "rng", "pending_losses")
-
-
-def entry_name(recipe: Recipe, seed: int) -> str:
-    """The leaderboard name of one seed of a recipe."""
-    return f"{recipe.name}-s{seed}"
 
 
 def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
@@ -39,19 +31,10 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     """
     from plastic_gym.agents.checkpoint import load_checkpoint, save_checkpoint
     from plastic_gym.agents.trainer import TrainConfig, train
-    from plastic_gym.leaderboard.suite import load_suite
 
-    suite = load_suite(recipe.suite)
-    wanted = tasks or recipe.tasks
-    unknown = sorted(set(wanted or ()) - set(suite.task_names)) + sorted(set(recipe.task_overrides) - set(suite.task_names))
-    if unknown:
-        raise ValueError(f"unknown task name(s) {unknown}; suite {suite.name!r} tasks: {suite.task_names}")
-    selected = [t for t in suite.tasks if wanted is None or t.name in wanted]
-    name = entry_name(recipe, seed)
-    out = Path(checkpoint_dir) / name
-    done = [t.name for t in selected if (out / f"{t.name}.pt").exists()]
-    if done and not force:
-        raise FileExistsError(f"{out} already holds trained models for {done}; use force=True (--force) to retrain them")
+    selected = select_tasks(recipe, tasks)
+    out = Path(checkpoint_dir) / entry_name(recipe, seed)
+    check_not_trained(out, selected, ".pt", force)
     for task in selected:
         fields = recipe.train_fields(task.name)
         if steps is not None:
@@ -77,13 +60,15 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     checkpoints = {p.stem: load_checkpoint(p) for p in sorted(out.glob("*.pt"), key=lambda p: order.index(p.stem))}
     budgets = [f"{t} {c['step']}" + (" (loss on all steps)" if c["train"]["loss"] == "all" else "")
                + (f" (hidden {c['train']['hidden_dim']})" if c["train"]["hidden_dim"] != recipe.train.get("hidden_dim") else "")
+               + (f" (batch {c['train']['batch_size']})" if c["train"].get("batch_size", 64) != 64 else "")
+               + (f" (conv width {c['train']['encoder_channels']})" if c["train"].get("encoder_channels", 64) != 64 else "")
                for t, c in checkpoints.items()]
     untrained = [t for t in order if t not in checkpoints]
     manifest = {
         "metadata": {
             "name": entry_name(recipe, seed),
             "regime": "supervised-bptt",
-            "budget": "outer steps of 64 episodes per task: " + ", ".join(budgets),
+            "budget": "outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets),
             "description": f"{recipe.description} (seed {seed}; one model per task"
                            + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
         },
@@ -93,52 +78,3 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     plot_curves({t: c["metrics"] for t, c in checkpoints.items()}, out / "curves.png",
                 title=f"{entry_name(recipe, seed)}: validation during meta-training")
     return out / "manifest.json"
-
-
-def training_kwargs(task) -> dict[str, Any]:
-    """The kwargs a suite task is trained on: its own, but the training classes where the task has splits."""
-    from plastic_gym import make_task
-
-    kwargs = dict(task.kwargs)
-    if "split" in make_task(task.env_id, **kwargs).kwargs:
-        kwargs["split"] = "train"
-    return kwargs
-
-
-def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Path = RESULT_DIR,
-                   episodes: int | None = None, force: bool = False, progress: bool = True) -> Path:
-    """Evaluate a manifest on its suite and write the result file ``results/<name>.json`` (atomically)."""
-    from plastic_gym.leaderboard.agents import load_agent
-    from plastic_gym.leaderboard.evaluate import evaluate, table
-    from plastic_gym.leaderboard.results import write_json_atomic
-    from plastic_gym.leaderboard.suite import load_suite
-
-    factory = load_agent(str(_source_path(manifest)))
-    doc = evaluate([factory], load_suite(suite_name), episodes=episodes, progress=progress)
-    print(table(doc))
-    return write_json_atomic(Path(result_dir) / f"{factory.metadata.name}.json", doc, overwrite=force)
-
-
-def _source_path(path: Path) -> Path:
-    """A manifest path relative to the source tree when it lies inside it (so committed sources are portable)."""
-    path = Path(path).resolve()
-    root = PACKAGE_DIR.parent
-    try:
-        return path.relative_to(root)
-    except ValueError:
-        return path
-
-
-def run(recipe: Recipe, seed: int, submit: bool, replace: bool = False, episodes: int | None = None,
-        result_dir: str | Path = RESULT_DIR, **train_kwargs: Any) -> dict[str, Any]:
-    """Train, evaluate and (optionally) submit one seed of a recipe; returns the paths written.
-
-    ``episodes`` shortens the evaluation (such a result can only be submitted with ``allow_short``: tests).
-    """
-    from plastic_gym.leaderboard.submit import submit as submit_result
-
-    manifest = train_recipe(recipe, seed, **train_kwargs)
-    result = evaluate_entry(manifest, recipe.suite, result_dir=result_dir, episodes=episodes,
-                            force=train_kwargs.get("force", False) or replace, progress=train_kwargs.get("progress", True))
-    written = submit_result(result, replace=replace) if submit else []
-    return {"manifest": str(manifest), "result": str(result), "submissions": [str(p) for p in written]}

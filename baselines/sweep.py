@@ -1,6 +1,6 @@
 """Run a recipe over several seeds: local processes by default, Ray tasks when Ray is installed (``[ray]`` extra).
 
-Each seed is one independent ``supervised.run`` (train every task, evaluate, write the result file); seeds
+Each seed is one independent ``entries.run`` (train every task, evaluate, write the result file); seeds
 share nothing, so they parallelize trivially. Submitting to the leaderboard happens afterwards in the parent, one
 seed at a time, so two workers never render the leaderboard at once.
 """
@@ -17,10 +17,10 @@ def _run_seed(recipe_name: str, seed: int, train_kwargs: dict[str, Any]) -> dict
     """One seed in a worker: torch limited to one thread so that workers do not oversubscribe the cores."""
     import torch
 
-    from . import supervised
+    from .entries import run
 
     torch.set_num_threads(1)
-    return supervised.run(load_recipe(recipe_name), seed, submit=False, **train_kwargs)
+    return run(load_recipe(recipe_name), seed, submit=False, **train_kwargs)
 
 
 def sweep(recipe_name: str, seeds: list[int], workers: int = 1, backend: str = "process",

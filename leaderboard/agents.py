@@ -4,7 +4,9 @@ Agent specs (``plastic-gym evaluate --agent SPEC``):
 
 - ``random``, ``no-memory``, ``oracle``: the reference agents (``oracle`` is privileged).
 - ``sb3:PATH`` or ``PATH.zip``: a Stable-Baselines3 model (``sb3:ALGO:PATH`` names the algorithm class, e.g.
-  ``sb3:RecurrentPPO:model.zip``; otherwise it is read from the zip). Plays the tasks whose spaces it fits.
+  ``sb3:RecurrentPPO:model.zip`` or ``sb3:PlasticPPO:model.zip``; otherwise it is read from the zip). Plays the tasks
+  whose spaces it fits, also as a frame stack: a model trained on ``VecFrameStack(env, k)`` is fed the last k
+  observations the same way.
 - ``checkpoint:PATH`` or ``PATH.pt``: a plastic-network checkpoint (``plastic_gym.agents.CheckpointAgent``).
   Plays the tasks whose spaces it fits.
 - ``PATH.json``: a manifest ``{"metadata": {"name": ..., ...}, "tasks": {"<task name>": "<spec>", ...}}`` that
@@ -21,6 +23,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -124,18 +127,76 @@ class ReferenceFactory:
 # -- adapters ---------------------------------------------------------------------------------------------------
 class SB3Agent:
     """A Stable-Baselines3 model (recurrent or not) as an ``Agent``: ``model.predict(obs, state=, episode_start=,
-    deterministic=True)``. Non-recurrent policies ignore the state and return ``None``."""
+    deterministic=True)``. Non-recurrent policies ignore the state and return ``None``.
 
-    def __init__(self, model):
-        self.model = model
+    ``n_stack > 1``: the model was trained on SB3's ``VecFrameStack(env, n_stack)``; the agent stacks the task's
+    observations with SB3's own ``StackedObservations`` (zeros before an episode's first step, newest last), so it
+    sees exactly what it saw in training. The stack is part of the agent's state.
+    """
+
+    def __init__(self, model, n_stack: int = 1, observation_space: spaces.Space | None = None):
+        if n_stack > 1 and observation_space is None:
+            raise ValueError("SB3Agent: frame stacking (n_stack > 1) needs the task's observation_space")
+        self.model, self.n_stack, self.observation_space = model, int(n_stack), observation_space
 
     def reset(self, num_envs: int):
-        return None
+        if self.n_stack == 1:
+            return None
+        from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
+
+        return {"stack": StackedObservations(num_envs, self.n_stack, self.observation_space), "fresh": True,
+                "policy": None}
 
     def act(self, obs, state, episode_start):
-        actions, state = self.model.predict(obs, state=state, episode_start=np.asarray(episode_start),
-                                            deterministic=True)
-        return np.asarray(actions), state
+        episode_start = np.asarray(episode_start)
+        if self.n_stack == 1:
+            actions, state = self.model.predict(obs, state=state, episode_start=episode_start, deterministic=True)
+            return np.asarray(actions), state
+        stack = state["stack"]
+        if state["fresh"]:
+            obs = stack.reset(obs)
+        else:  # episode_start[i]: obs is the first of a new episode, as `dones` in VecFrameStack
+            with warnings.catch_warnings():  # no terminal observations here (SB3 warns about their absence)
+                warnings.filterwarnings("ignore", message="VecFrameStack wrapping a VecEnv without terminal")
+                obs, _ = stack.update(obs, episode_start, [{} for _ in range(len(episode_start))])
+        actions, policy_state = self.model.predict(obs, state=state["policy"], episode_start=episode_start,
+                                                   deterministic=True)
+        return np.asarray(actions), {"stack": stack, "fresh": False, "policy": policy_state}
+
+
+def frame_stack_factor(model_space: spaces.Space, task_space: spaces.Space) -> int | None:
+    """``k`` if ``model_space`` is ``task_space`` stacked ``k`` times by SB3's ``VecFrameStack`` (1 if they match
+    without stacking), else None."""
+    if spaces_compatible(model_space, None, task_space, None):
+        return 1
+    from gymnasium.spaces.utils import flatdim
+    from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
+
+    try:
+        ratio, rest = divmod(flatdim(model_space), flatdim(task_space))
+    except (TypeError, NotImplementedError, ValueError):
+        return None
+    if rest or ratio < 2:
+        return None
+    try:
+        stacked_space = StackedObservations(1, ratio, task_space).stacked_observation_space
+    except TypeError:  # neither Box nor Dict: SB3 does not stack it
+        return None
+    return ratio if spaces_compatible(model_space, None, stacked_space, None) else None
+
+
+class SB3Factory:
+    """One SB3 model: plays every task whose spaces match its own, directly or as a frame stack of the task's
+    observations (others fall back to no-memory)."""
+
+    def __init__(self, model, metadata: AgentMetadata):
+        self.model, self.metadata = model, metadata
+
+    def for_task(self, context: TaskContext) -> Agent | None:
+        if not spaces_compatible(None, self.model.action_space, context.observation_space, context.action_space):
+            return None
+        k = frame_stack_factor(self.model.observation_space, context.observation_space)
+        return None if k is None else SB3Agent(self.model, k, context.observation_space)
 
 
 def sb3_metadata(model, name: str, source: str) -> AgentMetadata:
@@ -161,7 +222,11 @@ def _sb3_class(path: Path, algo: str | None):
         import sb3_contrib
     except ImportError:  # sb3-contrib is optional
         sb3_contrib = None
-    modules = [m for m in (stable_baselines3, sb3_contrib) if m is not None]
+    try:
+        from plastic_gym import agents as plastic_agents  # PlasticPPO
+    except ImportError:  # torch-free install
+        plastic_agents = None
+    modules = [m for m in (stable_baselines3, sb3_contrib, plastic_agents) if m is not None]
     if algo is None:
         try:
             with zipfile.ZipFile(path) as z:
@@ -169,7 +234,10 @@ def _sb3_class(path: Path, algo: str | None):
             policy = json.dumps(data.get("policy_class", ""))
         except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
             raise ValueError(f"{path} is not a Stable-Baselines3 model zip ({err})") from None
-        algo = "RecurrentPPO" if "recurrent" in policy.lower() or "lstm" in policy.lower() else "PPO"
+        if "plastic" in policy.lower():
+            algo = "PlasticPPO"
+        else:
+            algo = "RecurrentPPO" if "recurrent" in policy.lower() or "lstm" in policy.lower() else "PPO"
     for module in modules:
         if hasattr(module, algo):
             return getattr(module, algo)
@@ -273,7 +341,7 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
         model = cls.load(str(path), device="cpu")
         model.set_random_seed(seed)
         meta = sb3_metadata(model, name=path.stem, source=spec)
-        return SingleModelFactory(SB3Agent(model), meta, model.observation_space, model.action_space)
+        return SB3Factory(model, meta)
     if kind == "checkpoint" or (not rest and spec.endswith(".pt")):
         path = resolve_path(rest if kind == "checkpoint" else spec, base)
         try:

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from plastic_gym.baselines import recipes, supervised  # noqa: E402
+from plastic_gym.baselines import entries, recipes, supervised  # noqa: E402
 from plastic_gym.baselines.sweep import sweep  # noqa: E402
 
 
@@ -25,10 +25,13 @@ def test_shipped_recipes_load_and_build_valid_train_configs():
     from plastic_gym.agents.trainer import TrainConfig
 
     assert {"plastic-rnn-hebbian", "plastic-rnn-gradient", "rnn", "lstm"} <= set(recipes.available())
-    for name in recipes.available():
-        r = recipes.load_recipe(name)
-        TrainConfig(task_id="PlasticAssoc-v0", steps=r.steps, **r.train)
-        assert len(r.seeds) >= 2
+    supervised_recipes = [recipes.load_recipe(n) for n in recipes.available()]
+    supervised_recipes = [r for r in supervised_recipes if r.kind == "supervised"]
+    assert len(supervised_recipes) == 4
+    for r in supervised_recipes:
+        for task in ("copy", "assoc", "oneshot"):
+            TrainConfig(task_id="PlasticAssoc-v0", **r.train_fields(task))
+        assert len(r.seeds) >= 2 and r.tasks is None  # every suite task, at least 2 seeds
 
 
 @pytest.mark.parametrize("change, match", [
@@ -58,7 +61,7 @@ def test_train_evaluate_submit_round_trip(tmp_path):
     assert "optimizer" not in slim and slim["step"] == 2
     with pytest.raises(FileExistsError, match="already holds"):
         supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt")
-    result = supervised.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
+    result = entries.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
     doc = json.loads(result.read_text())
     runs = doc["agents"][0]["runs"][0]
     assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")  # untrained tasks fall back

@@ -1,0 +1,186 @@
+"""Train a reinforcement-learning baseline recipe: one Stable-Baselines3 model per suite task at one env-step budget.
+
+A recipe of kind ``"rl"`` (see ``configs/ppo-framestack4.json``)::
+
+    {"name": "ppo-framestack4", "kind": "rl", "description": "...",
+     "train": {"algo": "PPO", "frame_stack": 4, "n_envs": 16, "n_steps": 128, "batch_size": 256, "n_epochs": 4,
+               "learning_rate": 0.001, "gamma": 0.0, "gae_lambda": 0.0, "policy_kwargs": {"net_arch": [64, 64]}},
+     "steps": 50000, "seeds": [0], "suite": "v0"}
+
+- ``steps``: the env-step budget of every task (the RL recipes share one, so they compare at equal experience);
+- ``algo``: ``PPO`` (an MLP policy), ``RecurrentPPO`` (sb3-contrib, LSTM policy) or ``PlasticPPO`` (a plastic network
+  policy, ``plastic_gym.agents``);
+- ``frame_stack``: an int k (SB3's ``VecFrameStack``), ``"episode"`` (k = the task's episode length, so the stack
+  covers the whole episode) or absent;
+- ``image_channels``: the width of the Conv-4 ``ImageLabelExtractor`` that every algorithm uses on the image tasks
+  (so that the methods differ only in their memory);
+- every other ``train`` field goes to the algorithm's constructor.
+
+gamma = 0 is exact on the suite's tasks, not a shortcut: a step's reward depends only on that step's action and
+actions never change later observations, so no method profits from credit assignment over time.
+
+Outputs of one run (recipe ``NAME``, seed ``S``), all in ``checkpoints/NAME-sS/``: ``<task>.zip`` (the SB3 model, its
+spec ``sb3:ALGO:<task>.zip``), ``curves.json`` (the primary metric of the training episodes, per rollout),
+``curves.png`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plastic_gym.io import read_json_file, write_atomic
+
+from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs
+from .recipes import Recipe
+
+ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
+REGIMES = {"PPO": "ppo", "RecurrentPPO": "recurrent-ppo", "PlasticPPO": "plastic-ppo"}
+_OWN_FIELDS = ("algo", "frame_stack", "image_channels")
+
+
+def frame_stack_of(settings: dict[str, Any], task) -> int:
+    """The stack size k of ``settings`` on ``task`` (1 = no stacking)."""
+    k = settings.get("frame_stack")
+    if k is None:
+        return 1
+    if k == "episode":
+        return int(task.episode_length)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"frame_stack must be an int >= 1, 'episode' or absent, got {k!r}")
+    return k
+
+
+def make_env(env_id: str, kwargs: dict[str, Any], n_envs: int, seed: int, frame_stack: int = 1):
+    """The SB3 VecEnv of one task (``make_plastic_vec_env``), frame-stacked when ``frame_stack > 1``."""
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    from plastic_gym.agents import make_plastic_vec_env
+
+    env = make_plastic_vec_env(env_id, n_envs=n_envs, seed=seed, **kwargs)
+    return VecFrameStack(env, frame_stack) if frame_stack > 1 else env
+
+
+def build_model(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
+    """The SB3 algorithm of ``settings`` on ``env`` (policy class chosen for the observation space)."""
+    from gymnasium import spaces
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
+
+    from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy
+    from plastic_gym.agents.sb3_policy import ImageLabelExtractor
+
+    algo = settings.get("algo")
+    if algo not in ALGOS:
+        raise ValueError(f"{where}: algo must be one of {ALGOS}, got {algo!r}")
+    kwargs = {k: v for k, v in settings.items() if k not in _OWN_FIELDS}
+    policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
+    image = isinstance(env.observation_space, spaces.Dict)
+    if image:
+        policy_kwargs.setdefault("features_extractor_class", ImageLabelExtractor)
+        policy_kwargs.setdefault("features_extractor_kwargs", {"channels": settings.get("image_channels", 32)})
+    cls, policy = {
+        "PPO": (PPO, "MultiInputPolicy" if image else "MlpPolicy"),
+        "RecurrentPPO": (RecurrentPPO, "MultiInputLstmPolicy" if image else "MlpLstmPolicy"),
+        "PlasticPPO": (PlasticPPO, PlasticRecurrentPolicy),
+    }[algo]
+    try:
+        return cls(policy, env, seed=seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"{where}: bad settings for {algo}: {err}") from None
+
+
+def metric_curve_callback(primary: str, records: list[dict[str, Any]]):
+    """An SB3 callback that appends, after every rollout, the mean ``primary`` metric of the training episodes that
+    ended in it (``info["episode_metrics"]``, from the stochastic training policy) to ``records``."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class MetricCurve(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            self.values: list[float] = []
+
+        def _on_step(self) -> bool:
+            self.values += [float(info["episode_metrics"][primary]) for info in self.locals["infos"]
+                            if "episode_metrics" in info]
+            return True
+
+        def _on_rollout_end(self) -> None:
+            if self.values:
+                records.append({"step": int(self.num_timesteps), "val": {primary: float(np.mean(self.values))},
+                                "episodes": len(self.values)})
+
+    return MetricCurve()
+
+
+def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, steps: int | None = None,
+                 tasks: list[str] | None = None, checkpoint_dir: str | Path = CHECKPOINT_DIR,
+                 force: bool = False, progress: bool = True) -> Path:
+    """Train one model per suite task (or the named ``tasks``) for ``steps`` env steps (default: the recipe's), save
+    them with their curves and write the manifest. Returns the manifest path. (``runs_dir`` is unused: an RL run keeps
+    no state beyond its model; it is accepted so that every recipe kind takes the same arguments.)"""
+    import torch
+
+    from plastic_gym import make_task
+
+    selected = select_tasks(recipe, tasks)
+    out = Path(checkpoint_dir) / entry_name(recipe, seed)
+    check_not_trained(out, selected, ".zip", force)
+    curves_path = out / "curves.json"
+    curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
+    for task in selected:
+        settings = recipe.train_fields(task.name)
+        budget = int(steps if steps is not None else settings.pop("steps"))
+        settings.pop("steps", None)
+        kwargs = training_kwargs(task)
+        spec = make_task(task.env_id, **kwargs)
+        n_envs = int(settings.pop("n_envs", 16))
+        env = make_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
+        torch.manual_seed(seed)
+        model = build_model(settings, env, seed, where=f"recipe {recipe.name}, task {task.name}")
+        records: list[dict[str, Any]] = []
+        model.learn(budget, callback=metric_curve_callback(spec.primary_metric, records), progress_bar=progress)
+        buffer = io.BytesIO()
+        model.save(buffer)
+        write_atomic(out / f"{task.name}.zip", buffer.getvalue(), overwrite=True)
+        curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps), "records": records}
+        write_atomic(curves_path, _json(curves), overwrite=True)
+        env.close()
+    return write_manifest(recipe, seed, out)
+
+
+def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
+    """(Re)write ``manifest.json`` and ``curves.png`` from the models and ``curves.json`` of the entry folder."""
+    from plastic_gym.agents.trainer import plot_curves
+    from plastic_gym.leaderboard.results import write_json_atomic
+    from plastic_gym.leaderboard.suite import load_suite
+
+    order = load_suite(recipe.suite).task_names
+    curves = read_json_file(out / "curves.json", "curves") if (out / "curves.json").exists() else {}
+    trained = [t for t in order if (out / f"{t}.zip").exists()]
+    untrained = [t for t in order if t not in trained]
+    algo = recipe.train.get("algo")
+    budgets = sorted({curves[t]["env_steps"] for t in trained if t in curves})
+    manifest = {
+        "metadata": {
+            "name": entry_name(recipe, seed),
+            "regime": REGIMES.get(algo, "rl"),
+            "budget": f"{'/'.join(map(str, budgets)) or '?'} env steps per task",
+            "description": f"{recipe.description} (seed {seed}; one model per task"
+                           + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
+        },
+        "tasks": {t: f"sb3:{curves.get(t, {}).get('algo', algo)}:{t}.zip" for t in trained},
+    }
+    write_json_atomic(out / "manifest.json", manifest, overwrite=True)
+    plot_curves({t: curves[t]["records"] for t in trained if t in curves}, out / "curves.png",
+                title=f"{entry_name(recipe, seed)}: primary metric of the training episodes (stochastic policy)",
+                xlabel="env steps", train_loss=False)
+    return out / "manifest.json"
+
+
+def _json(doc: Any) -> bytes:
+    import json
+
+    return (json.dumps(doc, indent=1) + "\n").encode()

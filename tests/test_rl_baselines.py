@@ -1,0 +1,134 @@
+"""RL baseline recipes: every shipped recipe builds its algorithm, a tiny train -> evaluate round trip, and the
+leaderboard's frame stacking of SB3 models (what a stacked model sees in evaluation is what it saw in training)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sb3_contrib")
+
+from gymnasium import spaces  # noqa: E402
+
+from plastic_gym import make_task  # noqa: E402
+from plastic_gym.baselines import entries, recipes, rl  # noqa: E402
+from plastic_gym.leaderboard.agents import SB3Agent, frame_stack_factor, load_agent  # noqa: E402
+
+RL_RECIPES = ("ppo-mlp", "ppo-framestack4", "ppo-framestack-episode", "recurrent-ppo-lstm", "plastic-ppo-hebbian",
+              "plastic-ppo-gradient")
+
+
+def test_shipped_rl_recipes_share_one_budget_and_build_their_algorithm():
+    shipped = {n: recipes.load_recipe(n) for n in recipes.available()}
+    rl_recipes = {n: r for n, r in shipped.items() if r.kind == "rl"}
+    assert set(rl_recipes) == set(RL_RECIPES)
+    assert len({r.steps for r in rl_recipes.values()}) == 1  # one stated env-step budget
+    env = rl.make_env("PlasticAssoc-v0", {}, n_envs=2, seed=0)
+    for name, r in rl_recipes.items():
+        settings = {k: v for k, v in r.train_fields("assoc").items() if k not in ("steps", "n_envs")}
+        model = rl.build_model(settings, env, seed=0, where=name)
+        assert type(model).__name__ == settings["algo"]
+        assert model.gamma == 0.0
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"algo": "DQN"}, "algo must be one of"),
+    ({"n_stepz": 3}, "bad settings for PPO"),
+])
+def test_bad_rl_settings_are_rejected(change, match):
+    env = rl.make_env("PlasticAssoc-v0", {}, n_envs=1, seed=0)
+    with pytest.raises(ValueError, match=match):
+        rl.build_model({"algo": "PPO", **change}, env, seed=0)
+
+
+def test_frame_stack_sizes():
+    copy = make_task("PlasticCopy-v0")
+    assert rl.frame_stack_of({}, copy) == 1
+    assert rl.frame_stack_of({"frame_stack": 4}, copy) == 4
+    assert rl.frame_stack_of({"frame_stack": "episode"}, copy) == copy.episode_length == 60
+    with pytest.raises(ValueError, match="frame_stack must be"):
+        rl.frame_stack_of({"frame_stack": 0}, copy)
+
+
+def test_frame_stack_factor_follows_sb3_stacking():
+    box = spaces.Box(-1, 1, (3,))
+    assert frame_stack_factor(box, box) == 1
+    assert frame_stack_factor(spaces.Box(-1, 1, (12,)), box) == 4
+    assert frame_stack_factor(spaces.Box(-1, 1, (13,)), box) is None
+    image = spaces.Dict({"image": spaces.Box(0, 255, (1, 28, 28), np.uint8), "label": spaces.Box(0, 1, (5,))})
+    stacked = spaces.Dict({"image": spaces.Box(0, 255, (3, 28, 28), np.uint8), "label": spaces.Box(0, 1, (15,))})
+    assert frame_stack_factor(stacked, image) == 3
+    assert frame_stack_factor(spaces.Discrete(3), box) is None
+
+
+class _Recorder:
+    """A stand-in SB3 model that records what it is fed."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        self.seen.append(np.array(obs, copy=True))
+        return np.zeros((len(obs), 1), np.float32), state
+
+
+def test_stacked_agent_sees_what_vec_frame_stack_shows():
+    """Over two episodes and an autoreset, the agent's stacked observations equal ``VecFrameStack``'s."""
+    kwargs = {"seq_length": 2, "delay": 1}
+    n_envs, k = 3, 4
+    venv = rl.make_env("PlasticCopy-v0", kwargs, n_envs=n_envs, seed=5, frame_stack=k)
+    raw = rl.make_env("PlasticCopy-v0", kwargs, n_envs=n_envs, seed=5)
+    recorder = _Recorder()
+    agent = SB3Agent(recorder, k, raw.observation_space)
+    state = agent.reset(n_envs)
+    stacked, obs = venv.reset(), raw.reset()
+    start = np.ones(n_envs, bool)
+    T = make_task("PlasticCopy-v0", **kwargs).episode_length
+    for _ in range(2 * T + 1):
+        actions, state = agent.act(obs, state, start)
+        np.testing.assert_array_equal(recorder.seen[-1], stacked)
+        stacked, _, _, _ = venv.step(actions)
+        obs, _, start, _ = raw.step(actions)
+    assert start.dtype == bool
+
+
+def test_rl_recipe_round_trip(tmp_path):
+    """Train a frame-stacked PPO on one task, evaluate the manifest: the task is played by the model, its curve
+    recorded; a second train refuses to overwrite it."""
+    data = {"name": "tinyrl", "kind": "rl", "description": "test",
+            "train": {"algo": "PPO", "frame_stack": 2, "n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1,
+                      "gamma": 0.0, "policy_kwargs": {"net_arch": [8]}},
+            "steps": 128, "seeds": [0]}
+    path = tmp_path / "tinyrl.json"
+    path.write_text(json.dumps(data))
+    recipe = recipes.load_recipe(path)
+    manifest = entries.train_entry(recipe, 0, tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt", progress=False)
+    doc = json.loads(manifest.read_text())
+    assert doc["tasks"] == {"assoc": "sb3:PPO:assoc.zip"} and doc["metadata"]["regime"] == "ppo"
+    assert doc["metadata"]["budget"] == "128 env steps per task"
+    curves = json.loads((manifest.parent / "curves.json").read_text())
+    assert curves["assoc"]["records"] and curves["assoc"]["records"][-1]["step"] == 128
+    assert (manifest.parent / "curves.png").stat().st_size > 1000
+    with pytest.raises(FileExistsError, match="already holds"):
+        entries.train_entry(recipe, 0, tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt", progress=False)
+    factory = load_agent(str(manifest))
+    result = entries.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
+    runs = json.loads(result.read_text())["agents"][0]["runs"][0]
+    assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")
+    assert factory.metadata.name == "tinyrl-s0"
+
+
+def test_plastic_ppo_models_load_by_their_policy_class(tmp_path):
+    """A saved PlasticPPO zip is recognised without naming the algorithm (``PATH.zip``)."""
+    from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy
+
+    env = rl.make_env("PlasticAssoc-v0", {"n_cues": 2, "trial_length": 4, "stim_dim": 3}, n_envs=2, seed=0)
+    model = PlasticPPO(PlasticRecurrentPolicy, env, n_steps=8, batch_size=8, n_epochs=1, device="cpu",
+                       policy_kwargs={"hidden_dim": 8, "latent_dim": 8, "net_arch": [8]})
+    model.save(tmp_path / "plastic.zip")
+    factory = load_agent(str(tmp_path / "plastic.zip"))
+    assert type(factory.model).__name__ == "PlasticPPO"
+    assert factory.metadata.regime == "plasticppo"
