@@ -27,6 +27,7 @@ spec ``sb3:ALGO:<task>.zip``), ``curves.json`` (the primary metric of the traini
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +142,14 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, 
         torch.manual_seed(seed)
         model = build_model(settings, env, seed, where=f"recipe {recipe.name}, task {task.name}")
         records: list[dict[str, Any]] = []
+        start = time.perf_counter()
         model.learn(budget, callback=metric_curve_callback(spec.primary_metric, records), progress_bar=progress)
+        seconds = time.perf_counter() - start
         buffer = io.BytesIO()
         model.save(buffer)
         write_atomic(out / f"{task.name}.zip", buffer.getvalue(), overwrite=True)
-        curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps), "records": records}
+        curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
+                             "train_seconds": round(seconds, 1), "records": records}
         write_atomic(curves_path, _json(curves), overwrite=True)
         env.close()
     return write_manifest(recipe, seed, out)

@@ -119,6 +119,14 @@ def test_rl_recipe_round_trip(tmp_path):
     runs = json.loads(result.read_text())["agents"][0]["runs"][0]
     assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")
     assert factory.metadata.name == "tinyrl-s0"
+    # the report's tables read the result files and the recorded training times
+    from plastic_gym.baselines import report
+
+    loaded = report.load_results(tmp_path / "results")
+    assert list(loaded) == ["tinyrl"] and list(loaded["tinyrl"]) == [0]
+    text = report.tables(loaded, ["copy", "assoc"])
+    assert "| tinyrl (0) |" in text and "*" in text.split("tinyrl (0)")[1].splitlines()[0]  # copy: fallback
+    assert set(report.training_seconds(manifest.parent)) == {"assoc"}
 
 
 def test_plastic_ppo_models_load_by_their_policy_class(tmp_path):

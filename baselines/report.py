@@ -1,0 +1,103 @@
+"""Tables of the committed baseline results, for ``RESULTS.md``: ``python -m plastic_gym.baselines.report``.
+
+Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled), two markdown tables: the
+normalized score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, and the raw primary metric
+of every task. Cells give the mean over seeds, then each seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .entries import CHECKPOINT_DIR, RESULT_DIR
+from .recipes import available, load_recipe
+
+
+def load_results(result_dir: Path = RESULT_DIR) -> dict[str, dict[int, dict]]:
+    """recipe name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``."""
+    from plastic_gym.leaderboard.results import read_json
+
+    out: dict[str, dict[int, dict]] = defaultdict(dict)
+    for path in sorted(Path(result_dir).glob("*.json")):
+        match = re.fullmatch(r"(.+)-s(\d+)", path.stem)
+        if match:
+            out[match[1]][int(match[2])] = read_json(path)["agents"][0]
+    return dict(out)
+
+
+def _cell(values: list[float], digits: int) -> str:
+    mean = f"{np.mean(values):.{digits}f}"
+    return mean if len(values) == 1 else f"{mean} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
+
+
+def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
+    order = [n for n in available() if n in results] + sorted(set(results) - set(available()))
+    norm = ["| entry (seeds) | IQM | " + " | ".join(task_names) + " |", "|---|---|" + "---|" * len(task_names)]
+    raw = ["| entry (seeds) | " + " | ".join(task_names) + " |", "|---|" + "---|" * len(task_names)]
+    ranked = sorted(order, key=lambda n: -np.mean([a["scores"]["iqm"]["value"] for a in results[n].values()]))
+    for name in ranked:
+        seeds = sorted(results[name])
+        agents = [results[name][s] for s in seeds]
+        label = f"{name} ({', '.join(map(str, seeds))})"
+        iqm = _cell([a["scores"]["iqm"]["value"] for a in agents], 3)
+        cells = []
+        for t in task_names:
+            fallback = any(a["runs"][0][t].get("fallback") for a in agents)
+            cells.append(_cell([a["scores"]["tasks"][t]["normalized"] for a in agents], 3) + ("*" if fallback else ""))
+        norm.append(f"| {label} | {iqm} | " + " | ".join(cells) + " |")
+        raw.append(f"| {label} | " + " | ".join(_cell([a["scores"]["tasks"][t]["score"] for a in agents], 3)
+                                              for t in task_names) + " |")
+    return "\n".join(["Normalized scores (0 = no memory, 1 = oracle; * = no model, no-memory fallback):", "",
+                      *norm, "", "Raw primary metric on the suite's episodes:", "", *raw])
+
+
+def training_seconds(entry_dir: Path) -> dict[str, float]:
+    """Task -> wall seconds its model took to train, as recorded in an entry folder (the supervised trainer's
+    ``elapsed_s``, the RL recipes' ``train_seconds``; tasks without a record are left out)."""
+    out: dict[str, float] = {}
+    curves = entry_dir / "curves.json"
+    if curves.exists():
+        from plastic_gym.io import read_json_file
+
+        out.update({t: c["train_seconds"] for t, c in read_json_file(curves, "curves").items() if "train_seconds" in c})
+    for path in sorted(entry_dir.glob("*.pt")):
+        from plastic_gym.agents.checkpoint import load_checkpoint
+
+        records = load_checkpoint(path).get("metrics") or []
+        if records and "elapsed_s" in records[-1]:
+            out[path.stem] = float(records[-1]["elapsed_s"])
+    return out
+
+
+def time_table(checkpoint_dir: Path, task_names: list[str]) -> str:
+    lines = ["| entry | " + " | ".join(task_names) + " | total |", "|---|" + "---|" * (len(task_names) + 1)]
+    for entry in sorted(p for p in Path(checkpoint_dir).iterdir() if (p / "manifest.json").exists()):
+        secs = training_seconds(entry)
+        cells = [f"{secs[t]:.0f}" if t in secs else "-" for t in task_names]
+        lines.append(f"| {entry.name} | " + " | ".join(cells) + f" | {sum(secs.values()) / 60:.0f} min |")
+    return "\n".join(["Training wall time per task in seconds, as recorded (a shared 2-core machine):", "", *lines])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULT_DIR, help="folder of result files")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR, help="folder of entry folders")
+    args = parser.parse_args(argv)
+    from plastic_gym.leaderboard.suite import load_suite
+
+    results = load_results(args.results)
+    suites = {load_recipe(n).suite for n in results if n in available()} or {"v0"}
+    names = load_suite(sorted(suites)[0]).task_names
+    print(tables(results, names))
+    print()
+    print(time_table(args.checkpoints, names))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
