@@ -79,7 +79,8 @@ def time_table(checkpoint_dir: Path, task_names: list[str]) -> str:
     for entry in sorted(p for p in Path(checkpoint_dir).iterdir() if (p / "manifest.json").exists()):
         secs = training_seconds(entry)
         cells = [f"{secs[t]:.0f}" if t in secs else "-" for t in task_names]
-        lines.append(f"| {entry.name} | " + " | ".join(cells) + f" | {sum(secs.values()) / 60:.0f} min |")
+        total = f"{sum(secs.values()) / 60:.0f} min" if secs else "-"
+        lines.append(f"| {entry.name} | " + " | ".join(cells) + f" | {total} |")
     return "\n".join(["Training wall time per task in seconds, as recorded (a shared 2-core machine):", "", *lines])
 
 
