@@ -122,8 +122,6 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, 
     """Train one model per suite task (or the named ``tasks``) for ``steps`` env steps (default: the recipe's), save
     them with their curves and write the manifest. Returns the manifest path. (``runs_dir`` is unused: an RL run keeps
     no state beyond its model; it is accepted so that every recipe kind takes the same arguments.)"""
-    import torch
-
     from plastic_gym import make_task
 
     selected = select_tasks(recipe, tasks)
@@ -139,7 +137,6 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, 
         spec = make_task(task.env_id, **kwargs)
         n_envs = int(settings.pop("n_envs", 16))
         env = make_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
-        torch.manual_seed(seed)
         model = build_model(settings, env, seed, where=f"recipe {recipe.name}, task {task.name}")
         records: list[dict[str, Any]] = []
         start = time.perf_counter()

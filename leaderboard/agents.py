@@ -23,7 +23,6 @@ import importlib
 import importlib.util
 import json
 import sys
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -125,13 +124,42 @@ class ReferenceFactory:
 
 
 # -- adapters ---------------------------------------------------------------------------------------------------
+class FrameStack:
+    """The observations of SB3's ``VecFrameStack(env, n_stack)``, for a batch of envs, in numpy without a loop over
+    envs: the layout (stacking axis, channel order) is SB3's own (``StackedObservations.compute_stacking``), the
+    update the same: shift, zero the envs whose episode starts, write the newest observation last."""
+
+    def __init__(self, num_envs: int, n_stack: int, observation_space: spaces.Space):
+        from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
+
+        self.subs = None
+        if isinstance(observation_space, spaces.Dict):
+            self.subs = {k: FrameStack(num_envs, n_stack, s) for k, s in observation_space.spaces.items()}
+            return
+        channels_first, self.axis, shape, _ = StackedObservations.compute_stacking(n_stack, observation_space)
+        self.buffer = np.zeros((num_envs, *shape), observation_space.dtype)
+
+    def push(self, obs, episode_start: np.ndarray):
+        """Add one batched observation (``episode_start[i]``: env i's obs is the first of an episode)."""
+        if self.subs is not None:
+            return {k: sub.push(obs[k], episode_start) for k, sub in self.subs.items()}
+        width = obs.shape[self.axis]
+        self.buffer = np.roll(self.buffer, -width, axis=self.axis)
+        self.buffer[episode_start] = 0
+        if self.axis == 1:
+            self.buffer[:, -width:] = obs
+        else:
+            self.buffer[..., -width:] = obs
+        return self.buffer
+
+
 class SB3Agent:
     """A Stable-Baselines3 model (recurrent or not) as an ``Agent``: ``model.predict(obs, state=, episode_start=,
     deterministic=True)``. Non-recurrent policies ignore the state and return ``None``.
 
     ``n_stack > 1``: the model was trained on SB3's ``VecFrameStack(env, n_stack)``; the agent stacks the task's
-    observations with SB3's own ``StackedObservations`` (zeros before an episode's first step, newest last), so it
-    sees exactly what it saw in training. The stack is part of the agent's state.
+    observations the same way (``FrameStack``: zeros before an episode's first step, newest last), so it sees exactly
+    what it saw in training. The stack is part of the agent's state.
     """
 
     def __init__(self, model, n_stack: int = 1, observation_space: spaces.Space | None = None):
@@ -142,26 +170,17 @@ class SB3Agent:
     def reset(self, num_envs: int):
         if self.n_stack == 1:
             return None
-        from stable_baselines3.common.vec_env.stacked_observations import StackedObservations
-
-        return {"stack": StackedObservations(num_envs, self.n_stack, self.observation_space), "fresh": True,
-                "policy": None}
+        return {"stack": FrameStack(num_envs, self.n_stack, self.observation_space), "policy": None}
 
     def act(self, obs, state, episode_start):
-        episode_start = np.asarray(episode_start)
+        episode_start = np.asarray(episode_start, dtype=bool)
         if self.n_stack == 1:
             actions, state = self.model.predict(obs, state=state, episode_start=episode_start, deterministic=True)
             return np.asarray(actions), state
-        stack = state["stack"]
-        if state["fresh"]:
-            obs = stack.reset(obs)
-        else:  # episode_start[i]: obs is the first of a new episode, as `dones` in VecFrameStack
-            with warnings.catch_warnings():  # no terminal observations here (SB3 warns about their absence)
-                warnings.filterwarnings("ignore", message="VecFrameStack wrapping a VecEnv without terminal")
-                obs, _ = stack.update(obs, episode_start, [{} for _ in range(len(episode_start))])
-        actions, policy_state = self.model.predict(obs, state=state["policy"], episode_start=episode_start,
+        stacked = state["stack"].push(obs, episode_start)
+        actions, policy_state = self.model.predict(stacked, state=state["policy"], episode_start=episode_start,
                                                    deterministic=True)
-        return np.asarray(actions), {"stack": stack, "fresh": False, "policy": policy_state}
+        return np.asarray(actions), {"stack": state["stack"], "policy": policy_state}
 
 
 def frame_stack_factor(model_space: spaces.Space, task_space: spaces.Space) -> int | None:

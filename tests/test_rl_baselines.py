@@ -71,25 +71,30 @@ class _Recorder:
         self.seen = []
 
     def predict(self, obs, state=None, episode_start=None, deterministic=True):
-        self.seen.append(np.array(obs, copy=True))
-        return np.zeros((len(obs), 1), np.float32), state
+        self.seen.append({k: v.copy() for k, v in obs.items()} if isinstance(obs, dict) else np.array(obs, copy=True))
+        return np.zeros((len(episode_start), 1), np.float32), state
 
 
-def test_stacked_agent_sees_what_vec_frame_stack_shows():
-    """Over two episodes and an autoreset, the agent's stacked observations equal ``VecFrameStack``'s."""
-    kwargs = {"seq_length": 2, "delay": 1}
+@pytest.mark.parametrize("env_id, kwargs", [("PlasticCopy-v0", {"seq_length": 2, "delay": 1}),
+                                             ("PlasticOneShot-v0", {"n_way": 2, "n_query": 2})])
+def test_stacked_agent_sees_what_vec_frame_stack_shows(env_id, kwargs):
+    """Over two episodes and an autoreset, the agent's stacked observations equal ``VecFrameStack``'s (a Box, and a
+    Dict with a channels-first image)."""
     n_envs, k = 3, 4
-    venv = rl.make_env("PlasticCopy-v0", kwargs, n_envs=n_envs, seed=5, frame_stack=k)
-    raw = rl.make_env("PlasticCopy-v0", kwargs, n_envs=n_envs, seed=5)
+    venv = rl.make_env(env_id, kwargs, n_envs=n_envs, seed=5, frame_stack=k)
+    raw = rl.make_env(env_id, kwargs, n_envs=n_envs, seed=5)
     recorder = _Recorder()
     agent = SB3Agent(recorder, k, raw.observation_space)
     state = agent.reset(n_envs)
     stacked, obs = venv.reset(), raw.reset()
     start = np.ones(n_envs, bool)
-    T = make_task("PlasticCopy-v0", **kwargs).episode_length
+    T = make_task(env_id, **kwargs).episode_length
     for _ in range(2 * T + 1):
         actions, state = agent.act(obs, state, start)
-        np.testing.assert_array_equal(recorder.seen[-1], stacked)
+        seen = recorder.seen[-1]
+        for key in (stacked if isinstance(stacked, dict) else [None]):
+            np.testing.assert_array_equal(seen if key is None else seen[key], stacked if key is None else stacked[key])
+        actions = np.zeros(n_envs, np.int64) if isinstance(raw.action_space, spaces.Discrete) else actions
         stacked, _, _, _ = venv.step(actions)
         obs, _, start, _ = raw.step(actions)
     assert start.dtype == bool
