@@ -52,6 +52,32 @@ def training_kwargs(task) -> dict[str, Any]:
     return kwargs
 
 
+def write_entry_manifest(recipe: Recipe, seed: int, out: Path, regime: str, budget: str, tasks: dict[str, str],
+                         curves: dict[str, list[dict[str, Any]]], curve_title: str, **plot_kwargs: Any) -> Path:
+    """Write an entry's ``manifest.json`` (the leaderboard's agent spec: metadata and task -> model spec, tasks in
+    suite order) and ``curves.png`` (one line per task, ``agents.trainer.plot_curves``). Returns the manifest path."""
+    from plastic_gym.agents.trainer import plot_curves
+    from plastic_gym.leaderboard.results import write_json_atomic
+    from plastic_gym.leaderboard.suite import load_suite
+
+    order = load_suite(recipe.suite).task_names
+    untrained = [t for t in order if t not in tasks]
+    manifest = {
+        "metadata": {
+            "name": entry_name(recipe, seed),
+            "regime": regime,
+            "budget": budget,
+            "description": f"{recipe.description} (seed {seed}; one model per task"
+                           + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
+        },
+        "tasks": {t: tasks[t] for t in order if t in tasks},
+    }
+    write_json_atomic(out / "manifest.json", manifest, overwrite=True)
+    plot_curves({t: curves[t] for t in order if t in curves}, out / "curves.png",
+                title=f"{entry_name(recipe, seed)}: {curve_title}", **plot_kwargs)
+    return out / "manifest.json"
+
+
 def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Path = RESULT_DIR,
                    episodes: int | None = None, force: bool = False, progress: bool = True) -> Path:
     """Evaluate a manifest on its suite and write the result file ``results/<name>.json`` (atomically)."""

@@ -59,15 +59,14 @@ def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
 def training_seconds(entry_dir: Path) -> dict[str, float]:
     """Task -> wall seconds its model took to train, as recorded in an entry folder (the supervised trainer's
     ``elapsed_s``, the RL recipes' ``train_seconds``; tasks without a record are left out)."""
+    from plastic_gym.agents.checkpoint import load_checkpoint
+    from plastic_gym.io import read_json_file
+
     out: dict[str, float] = {}
     curves = entry_dir / "curves.json"
     if curves.exists():
-        from plastic_gym.io import read_json_file
-
         out.update({t: c["train_seconds"] for t, c in read_json_file(curves, "curves").items() if "train_seconds" in c})
     for path in sorted(entry_dir.glob("*.pt")):
-        from plastic_gym.agents.checkpoint import load_checkpoint
-
         records = load_checkpoint(path).get("metrics") or []
         if records and "elapsed_s" in records[-1]:
             out[path.stem] = float(records[-1]["elapsed_s"])

@@ -34,8 +34,10 @@ from typing import Any
 import numpy as np
 
 from plastic_gym.io import read_json_file, write_atomic
+from plastic_gym.leaderboard.results import write_json_atomic
 
-from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs
+from .entries import (CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs,
+                      write_entry_manifest)
 from .recipes import Recipe
 
 ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
@@ -147,41 +149,21 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, 
         write_atomic(out / f"{task.name}.zip", buffer.getvalue(), overwrite=True)
         curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
                              "train_seconds": round(seconds, 1), "records": records}
-        write_atomic(curves_path, _json(curves), overwrite=True)
+        write_json_atomic(curves_path, curves, overwrite=True)
         env.close()
     return write_manifest(recipe, seed, out)
 
 
 def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     """(Re)write ``manifest.json`` and ``curves.png`` from the models and ``curves.json`` of the entry folder."""
-    from plastic_gym.agents.trainer import plot_curves
-    from plastic_gym.leaderboard.results import write_json_atomic
-    from plastic_gym.leaderboard.suite import load_suite
-
-    order = load_suite(recipe.suite).task_names
     curves = read_json_file(out / "curves.json", "curves") if (out / "curves.json").exists() else {}
-    trained = [t for t in order if (out / f"{t}.zip").exists()]
-    untrained = [t for t in order if t not in trained]
+    trained = [p.stem for p in out.glob("*.zip")]
     algo = recipe.train.get("algo")
     budgets = sorted({curves[t]["env_steps"] for t in trained if t in curves})
-    manifest = {
-        "metadata": {
-            "name": entry_name(recipe, seed),
-            "regime": REGIMES.get(algo, "rl"),
-            "budget": f"{'/'.join(map(str, budgets)) or '?'} env steps per task",
-            "description": f"{recipe.description} (seed {seed}; one model per task"
-                           + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
-        },
-        "tasks": {t: f"sb3:{curves.get(t, {}).get('algo', algo)}:{t}.zip" for t in trained},
-    }
-    write_json_atomic(out / "manifest.json", manifest, overwrite=True)
-    plot_curves({t: curves[t]["records"] for t in trained if t in curves}, out / "curves.png",
-                title=f"{entry_name(recipe, seed)}: primary metric of the training episodes (stochastic policy)",
-                xlabel="env steps", train_loss=False)
-    return out / "manifest.json"
-
-
-def _json(doc: Any) -> bytes:
-    import json
-
-    return (json.dumps(doc, indent=1) + "\n").encode()
+    return write_entry_manifest(
+        recipe, seed, out, regime=REGIMES.get(algo, "rl"),
+        budget=f"{'/'.join(map(str, budgets)) or '?'} env steps per task",
+        tasks={t: f"sb3:{curves.get(t, {}).get('algo', algo)}:{t}.zip" for t in trained},
+        curves={t: curves[t]["records"] for t in trained if t in curves},
+        curve_title="primary metric of the training episodes (stochastic policy)", xlabel="env steps",
+        train_loss=False)

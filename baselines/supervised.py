@@ -12,8 +12,10 @@ Outputs of one run (recipe ``NAME``, seed ``S``):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs
+from .entries import (CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs,
+                      write_entry_manifest)
 from .recipes import Recipe
 
 #: Checkpoint entries that only resuming needs; a committed baseline keeps the rest.
@@ -52,29 +54,21 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
 def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     """(Re)write ``manifest.json`` and ``curves.png`` from every slim checkpoint in the entry folder ``out``."""
     from plastic_gym.agents.checkpoint import load_checkpoint
-    from plastic_gym.agents.trainer import plot_curves
-    from plastic_gym.leaderboard.results import write_json_atomic
-    from plastic_gym.leaderboard.suite import load_suite
 
-    order = load_suite(recipe.suite).task_names
-    checkpoints = {p.stem: load_checkpoint(p) for p in sorted(out.glob("*.pt"), key=lambda p: order.index(p.stem))}
+    checkpoints = {p.stem: load_checkpoint(p) for p in out.glob("*.pt")}
     budgets = [f"{t} {c['step']}" + (" (loss on all steps)" if c["train"]["loss"] == "all" else "")
                + (f" (hidden {c['train']['hidden_dim']})" if c["train"]["hidden_dim"] != recipe.train.get("hidden_dim") else "")
                + (f" (batch {c['train']['batch_size']})" if c["train"].get("batch_size", 64) != 64 else "")
                + (f" (conv width {c['train']['encoder_channels']})" if c["train"].get("encoder_channels", 64) != 64 else "")
-               for t, c in checkpoints.items()]
-    untrained = [t for t in order if t not in checkpoints]
-    manifest = {
-        "metadata": {
-            "name": entry_name(recipe, seed),
-            "regime": "supervised-bptt",
-            "budget": "outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets),
-            "description": f"{recipe.description} (seed {seed}; one model per task"
-                           + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
-        },
-        "tasks": {t: f"{t}.pt" for t in checkpoints},
-    }
-    write_json_atomic(out / "manifest.json", manifest, overwrite=True)
-    plot_curves({t: c["metrics"] for t, c in checkpoints.items()}, out / "curves.png",
-                title=f"{entry_name(recipe, seed)}: validation during meta-training")
-    return out / "manifest.json"
+               for t, c in _in_suite_order(recipe, checkpoints).items()]
+    return write_entry_manifest(
+        recipe, seed, out, regime="supervised-bptt",
+        budget="outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets),
+        tasks={t: f"{t}.pt" for t in checkpoints}, curves={t: c["metrics"] for t, c in checkpoints.items()},
+        curve_title="validation during meta-training")
+
+
+def _in_suite_order(recipe: Recipe, by_task: dict[str, Any]) -> dict[str, Any]:
+    from plastic_gym.leaderboard.suite import load_suite
+
+    return {t: by_task[t] for t in load_suite(recipe.suite).task_names if t in by_task}
