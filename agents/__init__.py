@@ -3,9 +3,9 @@
 from .config import PlasticConfig
 from .network import PlasticNetwork
 from .reference import ReferencePlasticNetwork
-from .state import PlasticState
+from .state import LazyWeights, PlasticState
 
-__all__ = ["PlasticConfig", "PlasticNetwork", "PlasticState", "ReferencePlasticNetwork"]
+__all__ = ["LazyWeights", "PlasticConfig", "PlasticNetwork", "PlasticState", "ReferencePlasticNetwork"]
 
 # trainer (helper-5)
 from .agent import CheckpointAgent

@@ -21,6 +21,10 @@ Two forms of the same function:
   (``_ChunkStartWeights``) instead of once per step. With ``weight_clip`` set the clamp is not linear and
   ``forward`` falls back to looping ``step``.
 
+  Two exceptions, both measured: a narrow output layer (``DENSE_OUTPUT_MAX``) keeps its small F materialised
+  through the chunk, updated as F <- (1 - lam_t) F + eta~_t alpha ⊙ (pre_t ⊗ post_t); and the final state's F is
+  handed back as ``LazyWeights``, formed only when read, since a training loss reads the outputs alone.
+
 Cost per layer and step: O(B k in out) flops in matmuls plus O(B k (in + out)) memory, against O(B in out) memory
 traffic for a materialised F; on CPU at hidden 128 the history wins up to k ~ 20-30 (hence the automatic K).
 """
@@ -31,9 +35,10 @@ import torch
 
 from .config import PlasticConfig
 from .plastic_linear import LAYERS, CellCache, PlasticNetworkBase, Terms, cell_forward, gradient_terms, hebbian_terms
-from .state import PlasticState
+from .state import LazyWeights, PlasticState
 
 Tensor = torch.Tensor
+DENSE_OUTPUT_MAX = 16  # an output layer at most this wide keeps F materialised in the sequence form
 
 
 class PlasticNetwork(PlasticNetworkBase):
@@ -101,11 +106,13 @@ class PlasticNetwork(PlasticNetworkBase):
     def _m(self, o: Tensor) -> Tensor:
         return o[:, -1] if self.config.modulation else torch.zeros_like(o[:, 0])
 
-    def _plasticity(self, cache: CellCache, lin_t) -> tuple[Terms, Tensor, Tensor, Tensor]:
+    def _plasticity(self, cache: CellCache, lin_t, err_scale: Tensor | None = None) -> tuple[Terms, Tensor, Tensor, Tensor]:
+        """(pre, post, bias post) per layer, eta~_t, lam_t, m_t. ``err_scale``: ``_inner_loss_scale()`` if known."""
         if self.config.rule == "hebbian":
             terms, sq = hebbian_terms(cache)
         else:
-            terms, sq = gradient_terms(self.config.cell, cache, self._inner_loss_error(cache.o), lin_t)
+            scale = self._inner_loss_scale() if err_scale is None else err_scale
+            terms, sq = gradient_terms(self.config.cell, cache, scale * cache.o, lin_t)
         eta, lam, m = self._rates(cache.o, sq)
         return terms, eta, lam, m
 
@@ -117,21 +124,38 @@ class PlasticNetwork(PlasticNetworkBase):
         """
         self._check_input(x, 3)
         B, T = x.shape[0], x.shape[1]
-        zero_start = state is None
-        if state is None:
-            state = self.initial_state(B, device=x.device, dtype=x.dtype)
-        else:
-            self._check_state(state, B)
         cfg = self.config
+        chunked = cfg.plastic and cfg.weight_clip is None and T > 0
+        if state is not None:
+            self._check_state(state, B)
+        elif chunked:  # an episode start: F_0 = 0 is never formed
+            return self._forward_chunked(x, self._start_state(B, x), zero_start=True)
+        else:
+            state = self.initial_state(B, device=x.device, dtype=x.dtype)
         if T == 0:
             return x.new_zeros(B, 0, cfg.output_dim), state
-        if not cfg.plastic or cfg.weight_clip is not None:
+        if not chunked:
             outs = []
             for t in range(T):
                 out_t, state = self._step(x[:, t], state)
                 outs.append(out_t)
             return torch.stack(outs, dim=1), state
-        return self._forward_chunked(x, state, zero_start)
+        return self._forward_chunked(x, state, zero_start=False)
+
+    def _start_state(self, batch_size: int, x: Tensor) -> PlasticState:
+        """The episode-start state without F_0 = 0, which the chunked form never reads (hh, ih: 4 MB each at B=64)."""
+        cfg = self.config
+        return PlasticState.zeros(batch_size, cfg.hidden_dim, cfg.layer_shapes(), lstm=cfg.cell == "lstm", plastic=True,
+                                  weights=False, device=x.device, dtype=x.dtype)
+
+    def _dense_layers(self) -> tuple[str, ...]:
+        """Layers whose F the sequence form keeps materialised through a chunk instead of as a history.
+
+        Only a narrow output layer (at most ``DENSE_OUTPUT_MAX`` columns, as in every supervised task here): its F is
+        small ([B, D', H]) while its history would cost elementwise work on [B, k, H] rows and skinny matmuls at
+        every step. Measured at D' = 6, hidden 128: 8% of a gradient-rule training step (forward + backward).
+        """
+        return ("output",) if self.config.full_output_dim <= DENSE_OUTPUT_MAX else ()
 
     def _forward_chunked(self, x: Tensor, state: PlasticState, zero_start: bool) -> tuple[Tensor, PlasticState]:
         """Chunked history form (see the module docstring).
@@ -143,6 +167,7 @@ class PlasticNetwork(PlasticNetworkBase):
         L = self.layers
         T = x.shape[1]
         gradient = cfg.rule == "gradient"
+        hebbian = not gradient
         W = {k: L[k].weight for k in LAYERS}
         A = {k: L[k].alpha_weight for k in LAYERS}
         At = {k: _t(A[k]) for k in LAYERS}
@@ -151,48 +176,53 @@ class PlasticNetwork(PlasticNetworkBase):
         b_rec = L["hh"].bias + L["ih"].bias
         Ab_rec = Ab["hh"] + Ab["ih"]  # the hh and ih biases get the same error (gradient rule)
         post_of = {"input": "input", "hh": "hh", "ih": "hh", "output": "output"}  # ih's post is hh's
-        # The history is kept as streams of rows, each stored once: "u" (u_s), "x" (x_s), "h" (h_{a-1}, ..., h_s;
-        # pre of hh is h_{s-1}, pre of output is h_s) and the posts "qin", "qrec", "qout" unless a post is one of
-        # those streams already (hebbian: input's post is x_s; hebbian RNN: the recurrent post is h_s).
-        hebbian = cfg.rule == "hebbian"
-        rec_post_is_h = hebbian and cfg.cell == "rnn"
+        dense = self._dense_layers()
+        hist = tuple(k for k in LAYERS if k not in dense)
+        # A dense layer's F is kept as [B, out, in] (and alpha as [out, in]), so its products run along contiguous rows.
+        Ad = {k: None if A[k] is None else A[k].t().contiguous() for k in dense}
+        err_scale = self._inner_loss_scale() if gradient else None  # dL_int/do_t = err_scale ⊙ o_t
 
         F0: dict[str, Tensor] | None = None if zero_start else dict(state.F)  # chunk-start F (None: zero)
+        Fd: dict[str, Tensor | None] = {k: None if F0 is None else F0[k].transpose(1, 2) for k in dense}
         f0: dict[str, Tensor] = dict(state.f)
         h, c, m = state.h, state.c, state.m
+        u_steps = x.unbind(1)  # the inputs u_t, and below u_t W_in + b_in for every t in one matmul
+        u_fixed = torch.addmm(L["input"].bias, x.reshape(-1, x.shape[-1]), W["input"]).view(*x.shape[:2], -1).unbind(1)
         outs = []
         K = self._chunk(T)
         for a in range(0, T, K):
-            S: dict[str, Tensor] = {"h": h.unsqueeze(1)}  # streams [B, k (+1 for "h"), dim]
+            # The history of this chunk as streams of rows [B, k, dim], each stored once: "x" (x_s, pre of ih),
+            # "hprev" (h_{s-1}, pre of hh), "h" (h_s, pre of a history output layer) and the posts "qin" (gradient
+            # rule; the hebbian one is x_s), "qrec" (hh and ih) and "qout". The inputs u_s are a view of x.
+            S: dict[str, Tensor] = {}
 
             def P(k: str) -> Tensor:  # [B, k, in]: pre_s of a layer in this chunk
                 if k == "input":
-                    return S["u"]
-                if k == "ih":
-                    return S["x"]
-                return S["h"][:, :-1] if k == "hh" else S["h"][:, 1:]
+                    return x[:, a : a + coef.shape[1]]
+                return S[{"hh": "hprev", "ih": "x", "output": "h"}[k]]
 
             def Q(k: str) -> Tensor:  # [B, k, out]: post_s of a layer
                 k = post_of[k]
                 if k == "input":
                     return S["x"] if hebbian else S["qin"]
-                if k == "hh":
-                    return S["h"][:, 1:] if rec_post_is_h else S["qrec"]
-                return S["qout"]
+                return S["qrec"] if k == "hh" else S["qout"]
 
             coef: Tensor | None = None  # [B, k]: c_{t,s}
             decay: Tensor | None = None  # [B]: d_t (None = 1)
             cq: dict[str, Tensor] = {}  # gradient rule: sum_s c_{t,s} post_s (the biases' plastic part, before alpha)
-            use = None if F0 is None else {k: _ChunkStartWeights(F0[k]) for k in LAYERS}
+            use = None if F0 is None else {k: _ChunkStartWeights(F0[k]) for k in hist}
 
-            def lin(name: str, v: Tensor) -> Tensor:  # input and output layers
-                y = torch.addmm(L[name].bias, v, W[name])
-                if use is not None:
-                    y = y + _scaled(use[name].apply(v) + f0[name], decay)
-                if coef is not None:
+            def lin(name: str, v: Tensor) -> Tensor:  # input (v = u_t) and output layers
+                y = u_fixed[t] if name == "input" else torch.addmm(L[name].bias, v, W[name])
+                if use is not None:  # d_t (v F_a + f_a); a dense layer's F is all in Fd
+                    y = y + _scaled(f0[name] if name in Fd else use[name].apply(v) + f0[name], decay)
+                if name in Fd:
+                    if Fd[name] is not None:
+                        y = y + torch.linalg.vecdot(Fd[name], v.unsqueeze(1))
+                elif coef is not None:
                     y = y + _history([(v, P(name), A[name])], Q(name), coef)
-                    if gradient:
-                        y = y + Ab[name] * cq[name]
+                if gradient and coef is not None:
+                    y = y + Ab[name] * cq[name]
                 return y
 
             def rec(h_prev: Tensor, x_t: Tensor) -> Tensor:  # hh and ih together
@@ -207,6 +237,8 @@ class PlasticNetwork(PlasticNetworkBase):
 
             def lin_t(name: str, d: Tensor) -> Tensor:  # d (W+F)^T of output and ih
                 y = d @ W[name].t()
+                if name in Fd:
+                    return y if Fd[name] is None else y + (d.unsqueeze(2) * Fd[name]).sum(1)
                 if use is not None:
                     y = y + _scaled(use[name].apply_t(d), decay)
                 if coef is not None:
@@ -214,38 +246,66 @@ class PlasticNetwork(PlasticNetworkBase):
                 return y
 
             for t in range(a, min(T, a + K)):
-                cache = cell_forward(cfg.cell, lin, x[:, t], h, c, rec)
+                cache = cell_forward(cfg.cell, lin, u_steps[t], h, c, rec)
                 outs.append(self._out(cache))
                 h, c = cache.h, cache.c
-                terms, eta, lam, m = self._plasticity(cache, lin_t)
+                terms, eta, lam, m = self._plasticity(cache, lin_t, err_scale)
                 keep = 1.0 - lam
-                coef = eta[:, None] if coef is None else torch.cat([coef * keep[:, None], eta[:, None]], dim=1)
-                decay = keep if decay is None else decay * keep
-                rows = {"u": cache.u, "x": cache.x, "h": cache.h, "qout": terms["output"][1]}
-                if not hebbian:
+                eta1, keep1 = eta.unsqueeze(1), keep.unsqueeze(1)  # [B, 1]
+                coef = eta1 if coef is None else torch.cat([coef * keep1, eta1], dim=1)
+                if use is not None:  # d_t scales what the chunk started with; an episode start has F_a = f_a = 0
+                    decay = keep if decay is None else decay * keep
+                for k in dense:  # F <- (1 - lam_t) F + eta_t alpha ⊙ (pre_t ⊗ post_t), as [B, out, in]
+                    pre, post, _ = terms[k]
+                    g = (eta1 * post).unsqueeze(2) * pre.unsqueeze(1)
+                    if Ad[k] is not None:
+                        g = Ad[k] * g
+                    Fd[k] = g if Fd[k] is None else torch.addcmul(g, keep1.unsqueeze(2), Fd[k])
+                rows = {"x": cache.x, "hprev": cache.h_prev, "qrec": terms["hh"][1]}
+                if gradient:
                     rows["qin"] = terms["input"][1]
-                if not rec_post_is_h:
-                    rows["qrec"] = terms["hh"][1]
+                if "output" in hist:
+                    rows["h"], rows["qout"] = cache.h, terms["output"][1]
                 for k, row in rows.items():  # grow the history by one row
                     S[k] = _append(S.get(k), row)
-                if gradient:
+                if gradient:  # sum_s c_{t+1,s} q_s = (1 - lam_t) sum_s c_{t,s} q_s + eta_t q_t
                     for k in ("input", "hh", "output"):
-                        cq[k] = torch.bmm(coef.unsqueeze(1), Q(k)).squeeze(1)
+                        q = eta1 * terms[k][1]
+                        cq[k] = q if k not in cq else torch.addcmul(q, keep1, cq[k])
             if use is not None:  # the uses hold the token; dropping it here avoids a reference cycle through autograd
                 for u in use.values():
                     u.token = None
-            # materialise at the chunk boundary: F = d F_a + alpha ⊙ sum_s c_s pre_s ⊗ post_s, f likewise
-            newF, newf = {}, {}
-            for k in LAYERS:
-                Fk = torch.bmm((P(k) * coef.unsqueeze(2)).transpose(1, 2), Q(k))
-                if A[k] is not None:
-                    Fk = A[k] * Fk
-                newF[k] = Fk if F0 is None else decay[:, None, None] * F0[k] + Fk
-                newf[k] = f0[k] * decay[:, None]
-                if gradient:
-                    newf[k] = newf[k] + Ab[k] * cq[post_of[k]]
-            F0, f0 = newF, newf
+            # the chunk boundary: F = d F_a + alpha ⊙ sum_s c_s pre_s ⊗ post_s, f likewise
+            if use is not None:
+                f0 = {k: f0[k] * decay[:, None] for k in LAYERS}
+            if gradient:
+                f0 = {k: f0[k] + Ab[k] * cq[post_of[k]] for k in LAYERS}
+            history = ({k: P(k) for k in hist}, {k: Q(k) for k in hist}, coef, decay, F0)
+            if a + K < T:  # the next chunk starts from F
+                F0 = {**_chunk_end_weights(A, *history), **{k: Fd[k].transpose(1, 2) for k in dense}}
+            else:  # the final F: formed when read (a training loss reads only the outputs, not the last state)
+                alpha = {k: None if A[k] is None else A[k].clone() for k in hist}  # alpha as of this call
+                done = {k: Fd[k].transpose(1, 2).contiguous() for k in dense}
+                F0 = LazyWeights(LAYERS, lambda: {**_chunk_end_weights(alpha, *history), **done})
         return torch.stack(outs, dim=1), PlasticState(h=h, c=c, m=m, F=F0, f=f0)
+
+
+def _chunk_end_weights(
+    alpha: dict[str, Tensor | None],
+    pre: dict[str, Tensor],
+    post: dict[str, Tensor],
+    coef: Tensor,
+    decay: Tensor,
+    F_start: dict[str, Tensor] | None,
+) -> dict[str, Tensor]:
+    """F = d F_a + alpha ⊙ sum_s c_s pre_s ⊗ post_s of every layer: one [B, in, k] @ [B, k, out] product each."""
+    F = {}
+    for k, P in pre.items():
+        Fk = torch.bmm((P * coef.unsqueeze(2)).transpose(1, 2), post[k])
+        if alpha[k] is not None:
+            Fk = alpha[k] * Fk
+        F[k] = Fk if F_start is None else decay[:, None, None] * F_start[k] + Fk
+    return F
 
 
 class _ChunkStartWeights:

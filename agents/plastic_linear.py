@@ -141,20 +141,21 @@ class PlasticNetworkBase(nn.Module):
         cfg = self.config
         if cfg.modulation:
             m = o[:, -1]
-            gain = 2.0 * torch.sigmoid(m)
-            eta, lam = cfg.p_lr * gain, cfg.p_wd * gain
+            gate = torch.sigmoid(m)
+            eta, lam = (2.0 * cfg.p_lr) * gate, (2.0 * cfg.p_wd) * gate
         else:
             m = torch.zeros_like(o[:, 0])
             eta = torch.full_like(m, cfg.p_lr)
             lam = torch.full_like(m, cfg.p_wd)
         if cfg.inner_grad_clip is not None:
-            norm = torch.sqrt(torch.clamp(sq_norm, min=NORM_EPS**2))  # = max(||G||, eps), NaN-free gradient
-            eta = eta * torch.clamp(cfg.inner_grad_clip / norm, max=1.0)
+            # min(1, c / max(||G||, eps)) = c / sqrt(max(||G||^2, c^2, eps^2)): one clamp, no NaN gradient at G = 0
+            c = cfg.inner_grad_clip
+            eta = eta * (c * torch.rsqrt(torch.clamp(sq_norm, min=max(c * c, NORM_EPS**2))))
         return eta, lam, m
 
-    def _inner_loss_error(self, o: Tensor) -> Tensor:
-        """dL_int/do_t for L_int = mean_d (omega_d o_t,d)^2 of each sample."""
-        return (2.0 / o.shape[-1]) * self.omega.square() * o
+    def _inner_loss_scale(self) -> Tensor:
+        """2 omega^2 / D': dL_int/do_t = scale ⊙ o_t for L_int = mean_d (omega_d o_t,d)^2 of each sample."""
+        return (2.0 / self.omega.shape[0]) * self.omega.square()
 
 
 class CellCache(NamedTuple):
@@ -226,7 +227,7 @@ def gradient_terms(cell: str, cache: CellCache, d_o: Tensor, lin_t: Lin) -> tupl
     """
     d_h = lin_t("output", d_o)
     if cell == "rnn":
-        d_z = d_h * (cache.z > 0).to(d_h.dtype)
+        d_z = _relu_grad(d_h, cache.z)
     else:
         i, f, g, og, tc = cache.gates
         d_c = d_h * og * (1.0 - tc * tc)
@@ -235,7 +236,7 @@ def gradient_terms(cell: str, cache: CellCache, d_o: Tensor, lin_t: Lin) -> tupl
             dim=-1,
         )
     d_x = lin_t("ih", d_z)
-    d_a = d_x * (cache.a_x > 0).to(d_x.dtype)
+    d_a = _relu_grad(d_x, cache.a_x)
     terms: Terms = {
         "input": (cache.u, d_a, d_a),
         "hh": (cache.h_prev, d_z, d_z),
@@ -248,6 +249,11 @@ def gradient_terms(cell: str, cache: CellCache, d_o: Tensor, lin_t: Lin) -> tupl
         + (_sq(cache.h) + 1.0) * _sq(d_o)
     )  # sum over layers of (||pre||^2 + 1) ||error||^2 (weight and bias); hh and ih share the error d_z
     return terms, sq
+
+
+def _relu_grad(d: Tensor, a: Tensor) -> Tensor:
+    """d ⊙ 1[a > 0]: the error through relu(a), as one differentiable op (relu's own backward)."""
+    return torch.ops.aten.threshold_backward(d, a, 0.0)
 
 
 def _sq(v: Tensor) -> Tensor:

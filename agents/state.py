@@ -24,12 +24,61 @@ import torch
 Tensor = torch.Tensor
 
 
+class LazyWeights(Mapping[str, Tensor]):
+    """Plastic weights F that are computed when first read.
+
+    The sequence form of the network ends with F as a sum over the last chunk's history; forming it is a
+    [B, in, out] tensor per layer (at hidden 128 and B = 64 about 7% of a gradient-rule training step), and a
+    training loss reads only the outputs. The computation runs in the grad and inference mode of the call that
+    created it, on tensors that do not change afterwards (the network hands over a snapshot of alpha), so reading
+    F later gives the same values and the same autograd graph as forming it at once. Pickling and deep copies see a
+    plain dict.
+    """
+
+    def __init__(self, keys: Iterable[str], compute: Callable[[], dict[str, Tensor]]) -> None:
+        self._keys = tuple(keys)
+        self._compute: Callable[[], dict[str, Tensor]] | None = compute
+        self._values: dict[str, Tensor] | None = None
+        self._grad = torch.is_grad_enabled()
+        self._inference = torch.is_inference_mode_enabled()
+
+    def _materialize(self) -> dict[str, Tensor]:
+        if self._values is None:
+            with torch.inference_mode(self._inference), torch.set_grad_enabled(self._grad):
+                values = self._compute()
+            if set(values) != set(self._keys):
+                raise RuntimeError(f"LazyWeights: computed {sorted(values)}, expected {sorted(self._keys)}")
+            self._values, self._compute = values, None
+        return self._values
+
+    @property
+    def materialized(self) -> bool:
+        return self._values is not None
+
+    def __getitem__(self, key: str) -> Tensor:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._materialize()[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __reduce__(self):
+        return dict, (dict(self.items()),)
+
+    def __repr__(self) -> str:
+        return f"LazyWeights({list(self._keys)}, {'formed' if self.materialized else 'not formed yet'})"
+
+
 @dataclass
 class PlasticState:
     h: Tensor
     c: Tensor | None = None
     m: Tensor | None = None
-    F: dict[str, Tensor] = field(default_factory=dict)
+    F: Mapping[str, Tensor] = field(default_factory=dict)  # a dict, or LazyWeights from the sequence form
     f: dict[str, Tensor] = field(default_factory=dict)
 
     # ---- flat view ----------------------------------------------------------------------------------------------
@@ -146,14 +195,18 @@ class PlasticState:
         *,
         lstm: bool,
         plastic: bool,
+        weights: bool = True,
         device=None,
         dtype=None,
     ) -> "PlasticState":
-        """The episode-start state: h_0 = 0, c_0 = 0, m_0 = 0, F_0 = 0, f_0 = 0."""
+        """The episode-start state: h_0 = 0, c_0 = 0, m_0 = 0, F_0 = 0, f_0 = 0.
+
+        ``weights=False`` leaves F out (for code that starts from F_0 = 0 without reading it).
+        """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
             raise ValueError(f"batch_size must be an int >= 0, got {batch_size!r}")
         kw = {"device": device, "dtype": dtype}
-        F = {k: torch.zeros(batch_size, i, o, **kw) for k, (i, o) in layer_shapes.items()} if plastic else {}
+        F = {k: torch.zeros(batch_size, i, o, **kw) for k, (i, o) in layer_shapes.items()} if plastic and weights else {}
         f = {k: torch.zeros(batch_size, o, **kw) for k, (i, o) in layer_shapes.items()} if plastic else {}
         return PlasticState(
             h=torch.zeros(batch_size, hidden_dim, **kw),

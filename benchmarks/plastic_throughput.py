@@ -4,17 +4,21 @@ One training step = forward over a whole batch of episodes + MSE on the scored s
 AdamW(lr 1e-3, amsgrad) step, batch 64, hidden 128, one thread. Rows: cue-reward (PlasticAssoc-v0, T=20) for both
 cells and both rules, and sequence copy (PlasticCopy-v0, T=60) for the hebbian RNN.
 
-Every measurement runs in a fresh process (so peak memory is that configuration's own): its first step measures the
-peak resident memory above the resident memory before the step (Linux VmHWM after resetting it through
-/proc/self/clear_refs; ru_maxrss otherwise) and doubles as warm-up; the following steps are timed. Times are medians of
-the thread's CPU time (what the step costs, robust to other processes on a shared machine) and of wall time.
+Times: one fresh process per row builds both networks (same parameters), takes one warm-up step of each, then runs
+rounds of ``--repeats / --ref-repeats`` fast steps followed by one reference step, so both see the same state of a
+shared, noisy machine; the ratio is the reference's median over the fast network's median (and min over min).
+Times are the thread's CPU time (what the step costs, robust to other processes) and wall time.
 
-    python benchmarks/plastic_throughput.py [--quick] [--repeats N] [--ref-repeats N]
+Peak memory: each network's first step in a fresh process of its own, as the resident memory added by the step
+(Linux VmHWM after resetting it through /proc/self/clear_refs; ru_maxrss otherwise).
+
+    python benchmarks/plastic_throughput.py [--quick] [--repeats N] [--ref-repeats N] [--skip-lstm-reference]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import os
 import resource
@@ -54,11 +58,10 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure(kind: str, task_id: str, cell: str, rule: str, repeats: int, seed: int = 0) -> dict:
-    """Runs in a fresh process: peak memory of the first step, then ``repeats`` timed steps."""
+def _training_step(kind: str, task_id: str, cell: str, rule: str, seed: int = 0):
+    """A closure running one training step of the ``kind`` ("fast" or "reference") network."""
     import torch
 
-    torch.set_num_threads(1)
     import plastic_gym
     from plastic_gym.agents import PlasticConfig, PlasticNetwork, ReferencePlasticNetwork
 
@@ -79,6 +82,15 @@ def measure(kind: str, task_id: str, cell: str, rule: str, repeats: int, seed: i
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
 
+    return train_step
+
+
+def peak_memory(kind: str, task_id: str, cell: str, rule: str) -> float:
+    """Runs in a fresh process: MB of resident memory added by the network's first training step."""
+    import torch
+
+    torch.set_num_threads(1)
+    train_step = _training_step(kind, task_id, cell, rule)
     rss0 = _rss_kb("VmRSS")
     if _reset_peak() and rss0 is not None:
         train_step()
@@ -87,39 +99,65 @@ def measure(kind: str, task_id: str, cell: str, rule: str, repeats: int, seed: i
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         train_step()
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    cpu, wall = [], []
-    for _ in range(repeats):
+    return peak_kb / 1024.0
+
+
+def timings(task_id: str, cell: str, rule: str, repeats: int, ref_repeats: int, reference: bool) -> dict:
+    """Runs in a fresh process: CPU and wall seconds per step, fast and reference steps interleaved."""
+    import torch
+
+    torch.set_num_threads(1)
+    kinds = ["fast", "reference"] if reference else ["fast"]
+    steps = {k: _training_step(k, task_id, cell, rule) for k in kinds}
+    for step in steps.values():  # warm-up
+        step()
+    times: dict[str, dict[str, list[float]]] = {k: {"cpu": [], "wall": []} for k in kinds}
+
+    def timed(kind: str) -> None:
         c0, w0 = time.thread_time(), time.perf_counter()
-        train_step()
-        cpu.append(time.thread_time() - c0)
-        wall.append(time.perf_counter() - w0)
-    return {"cpu": statistics.median(cpu), "cpu_min": min(cpu), "wall": statistics.median(wall), "peak_mb": peak_kb / 1024.0}
+        steps[kind]()
+        times[kind]["cpu"].append(time.thread_time() - c0)
+        times[kind]["wall"].append(time.perf_counter() - w0)
+
+    rounds = ref_repeats if reference else 1
+    per_round = math.ceil(repeats / rounds)
+    for _ in range(rounds):
+        for _ in range(per_round):
+            timed("fast")
+        if reference:
+            timed("reference")
+    return {
+        k: {"cpu": statistics.median(t["cpu"]), "cpu_min": min(t["cpu"]), "wall": statistics.median(t["wall"]), "n": len(t["cpu"])}
+        for k, t in times.items()
+    }
 
 
 def _fmt(d: dict | None, key: str, digits: int) -> str:
     return "-" if d is None else f"{d[key]:.{digits}f}"
 
 
-def _run_isolated(pool_ctx, *args) -> dict:
+def _run_isolated(pool_ctx, fn, *args):
     with pool_ctx.Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(measure, args)
+        return pool.apply(fn, args)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (fast 2, reference 1)")
-    ap.add_argument("--repeats", type=int, default=None, help="timed steps of the fast network (default 5)")
-    ap.add_argument("--ref-repeats", type=int, default=None, help="timed steps of the reference (default 2)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed steps of the fast network (default 10)")
+    ap.add_argument("--ref-repeats", type=int, default=None,
+                    help="timed steps of the reference, one per round of fast steps (default 5)")
     ap.add_argument("--skip-lstm-reference", action="store_true", help="the LSTM reference takes ~10 s per step")
     args = ap.parse_args(argv)
-    reps = args.repeats or (2 if args.quick else 5)
-    ref_reps = args.ref_repeats or (1 if args.quick else 2)
+    reps = args.repeats or (2 if args.quick else 10)
+    ref_reps = args.ref_repeats or (1 if args.quick else 5)
     if reps < 1 or ref_reps < 1:
         ap.error("--repeats and --ref-repeats must be >= 1")
 
     ctx = mp.get_context("spawn")
     print(f"plastic training step, batch 64, hidden 128, torch threads 1, pid {os.getpid()}, "
-          f"repeats fast {reps} / reference {ref_reps} (median); times in seconds", flush=True)
+          f"{ref_reps} rounds of {math.ceil(reps / ref_reps)} fast steps + 1 reference step (medians); times in seconds",
+          flush=True)
     header = (f"{'task':<16} {'T':>3} {'cell':<4} {'rule':<8} | {'fast cpu':>8} {'(min)':>6} | {'ref cpu':>7} {'(min)':>6} | "
               f"{'ratio':>5} {'(min)':>6} | {'fast wall':>9} {'ref wall':>8} | {'fast MB':>7} {'ref MB':>6} | target (median)")
     print(header)
@@ -127,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     for task_id, cell, rule, target in ROWS:
         T = 20 if task_id == ASSOC else 60
-        fast = _run_isolated(ctx, "fast", task_id, cell, rule, reps)
-        if cell == "lstm" and args.skip_lstm_reference:
-            ref = None
-        else:
-            ref = _run_isolated(ctx, "reference", task_id, cell, rule, ref_reps)
+        with_ref = not (cell == "lstm" and args.skip_lstm_reference)
+        t = _run_isolated(ctx, timings, task_id, cell, rule, reps, ref_reps, with_ref)
+        fast, ref = t["fast"], t.get("reference")
+        fast["peak_mb"] = _run_isolated(ctx, peak_memory, "fast", task_id, cell, rule)
+        if ref is not None:
+            ref["peak_mb"] = _run_isolated(ctx, peak_memory, "reference", task_id, cell, rule)
         ratio = ref["cpu"] / fast["cpu"] if ref else float("nan")
         ratio_min = ref["cpu_min"] / fast["cpu_min"] if ref else float("nan")
         verdicts = []
@@ -151,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(verdicts)}", flush=True)
     print()
     print("cpu: the thread's CPU seconds per step, median (and min) of the repeats; wall: median wall seconds.")
-    print("peak MB: resident memory added by one training step (fresh process). ratio: reference / fast CPU time.")
+    print("peak MB: resident memory added by one training step (fresh process). ratio: reference / fast CPU time,")
+    print("both timed interleaved in one process.")
     if failures:
         print("targets missed on this run (the machine may be shared and noisy):\n  " + "\n  ".join(failures))
     else:

@@ -3,14 +3,16 @@ plasticity, NaN-free clipping, config validation and state operations. Small siz
 
 from __future__ import annotations
 
+import copy
 import io
 import itertools
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from plastic_gym.agents import PlasticConfig, PlasticNetwork, PlasticState, ReferencePlasticNetwork
+from plastic_gym.agents import LazyWeights, PlasticConfig, PlasticNetwork, PlasticState, ReferencePlasticNetwork
 
 torch.set_num_threads(1)
 
@@ -77,10 +79,13 @@ def warm_state(ref: ReferencePlasticNetwork, seed: int = 5) -> PlasticState:
 # ---- fast == reference ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cell,rule,modulation", list(itertools.product(CELLS, RULES, [True, False])))
 @pytest.mark.parametrize("start", ["zero", "warm", "chained"])
-def test_fast_matches_reference(cell, rule, modulation, start):
+@pytest.mark.parametrize("output_dim", [D_OUT, 14], ids=["dense-output", "history-output"])
+def test_fast_matches_reference(cell, rule, modulation, start, output_dim):
     """Outputs, final state and gradients of every parameter; "chained" continues a differentiable state from a
-    first call, so the outer gradient also flows through the incoming F."""
-    fast, ref = make_pair(cell=cell, rule=rule, modulation=modulation)
+    first call, so the outer gradient also flows through the incoming F. A narrow output layer keeps its F
+    materialised in the sequence form, a wide one (14 + 4 extra (+ 1) columns) uses the history like the others."""
+    fast, ref = make_pair(cell=cell, rule=rule, modulation=modulation, output_dim=output_dim)
+    assert fast._dense_layers() == (("output",) if output_dim == D_OUT else ())
     assert list(fast.state_dict()) == list(ref.state_dict())
     x = inputs()
     if start == "chained":
@@ -91,7 +96,7 @@ def test_fast_matches_reference(cell, rule, modulation, start):
         st0_f = st0_r = None if start == "zero" else warm_state(ref)
     out_f, st_f = fast(x, st0_f)
     out_r, st_r = ref(x, st0_r)
-    assert out_f.shape == (B, T, D_OUT)
+    assert out_f.shape == (B, T, output_dim)
     assert_rel_close(out_f, out_r, "outputs")
     assert_states_close(st_f, st_r)
     g_f, g_r = grads(fast, outer_loss(out_f, st_f)), grads(ref, outer_loss(out_r, st_r))
@@ -316,6 +321,39 @@ def test_state_ops():
         PlasticState.from_tensors({**flat, "z": flat["h"]})
     with pytest.raises(ValueError, match="batch size"):
         PlasticState.from_tensors({**flat, "h": flat["h"][:2]})
+
+
+@pytest.mark.parametrize("rule", ["hebbian", "gradient"])
+def test_final_weights_are_formed_when_read_and_as_of_the_call(rule):
+    """The sequence form hands back F as LazyWeights: not formed until read, and then equal to what it was at the
+    call, whatever happened in between (an optimizer step on alpha, a no_grad block)."""
+    fast, ref = make_pair(rule=rule)
+    x = inputs()
+    with torch.no_grad():
+        _, st_ref = ref(x)
+    out, st = fast(x)
+    assert isinstance(st.F, LazyWeights) and not st.F.materialized
+    assert list(st.F) == ["input", "hh", "ih", "output"] and "not formed" in repr(st.F)
+    out.sum().backward()  # a training step reads only the outputs
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.5)
+    with torch.no_grad():
+        F = {k: st.F[k] for k in st.F}  # read later, in another grad mode
+    assert st.F.materialized
+    for k in F:
+        assert_rel_close(F[k], st_ref.F[k], f"F.{k}", 1e-10)
+    assert st.F["hh"].requires_grad  # formed in the grad mode of the call
+    with pytest.raises(KeyError):
+        st.F["nope"]
+    # pickling and deep copies see a plain dict
+    with torch.no_grad():
+        _, st2 = fast(x)
+    assert not st2.F.materialized
+    for back in (pickle.loads(pickle.dumps(st2)), copy.deepcopy(st2)):
+        assert type(back.F) is dict
+        assert_states_close(back, st2, 0.0)
+    assert not st2.F["hh"].requires_grad
 
 
 def test_input_and_state_validation():
