@@ -106,7 +106,9 @@ class PlasticNetwork(PlasticNetworkBase):
     def _m(self, o: Tensor) -> Tensor:
         return o[:, -1] if self.config.modulation else torch.zeros_like(o[:, 0])
 
-    def _plasticity(self, cache: CellCache, lin_t, err_scale: Tensor | None = None) -> tuple[Terms, Tensor, Tensor, Tensor]:
+    def _plasticity(
+        self, cache: CellCache, lin_t, err_scale: Tensor | None = None
+    ) -> tuple[Terms, Tensor, Tensor, Tensor]:
         """(pre, post, bias post) per layer, eta~_t, lam_t, m_t. ``err_scale``: ``_inner_loss_scale()`` if known."""
         if self.config.rule == "hebbian":
             terms, sq = hebbian_terms(cache)

@@ -206,7 +206,8 @@ class PlasticState:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
             raise ValueError(f"batch_size must be an int >= 0, got {batch_size!r}")
         kw = {"device": device, "dtype": dtype}
-        F = {k: torch.zeros(batch_size, i, o, **kw) for k, (i, o) in layer_shapes.items()} if plastic and weights else {}
+        with_F = plastic and weights
+        F = {k: torch.zeros(batch_size, i, o, **kw) for k, (i, o) in layer_shapes.items()} if with_F else {}
         f = {k: torch.zeros(batch_size, o, **kw) for k, (i, o) in layer_shapes.items()} if plastic else {}
         return PlasticState(
             h=torch.zeros(batch_size, hidden_dim, **kw),

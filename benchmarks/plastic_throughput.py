@@ -127,7 +127,7 @@ def timings(task_id: str, cell: str, rule: str, repeats: int, ref_repeats: int, 
         if reference:
             timed("reference")
     return {
-        k: {"cpu": statistics.median(t["cpu"]), "cpu_min": min(t["cpu"]), "wall": statistics.median(t["wall"]), "n": len(t["cpu"])}
+        k: {"cpu": statistics.median(t["cpu"]), "cpu_min": min(t["cpu"]), "wall": statistics.median(t["wall"])}
         for k, t in times.items()
     }
 
