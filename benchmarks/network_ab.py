@@ -1,0 +1,90 @@
+"""A/B timing of variants of the fast plastic network: training steps interleaved in one process.
+
+For work on ``agents/network.py``: copy the file (``git show HEAD:agents/network.py > /tmp/old.py``), edit the
+working copy, then
+
+    python benchmarks/network_ab.py /tmp/old.py agents/network.py [--rule gradient] [--cell rnn] [--task ID]
+
+Each file is loaded as a module next to ``plastic_gym.agents.network`` (so its relative imports resolve to the
+installed package), every variant gets the same parameters and batch, and the steps run in turns: variant 1,
+variant 2, ..., repeated. On a shared machine whose speed drifts this compares far more reliably than runs in
+separate processes. A training step is the one of ``plastic_throughput.py`` (batch 64, hidden 128, one thread).
+Prints each variant's median and min CPU seconds per step and its final loss (equal losses: same function).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+
+
+def load_variant(path: str, index: int):
+    importlib.import_module("plastic_gym.agents")  # the package the variant's relative imports resolve against
+    spec = importlib.util.spec_from_file_location(f"plastic_gym.agents._ab_variant{index}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, "PlasticNetwork"):
+        raise SystemExit(f"{path} defines no PlasticNetwork")
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", help="network.py variants")
+    ap.add_argument("--task", default="PlasticAssoc-v0")
+    ap.add_argument("--cell", default="rnn", choices=["rnn", "lstm"])
+    ap.add_argument("--rule", default="gradient", choices=["hebbian", "gradient"])
+    ap.add_argument("--rounds", type=int, default=12, help="timed steps per variant (after 2 warm-up rounds)")
+    args = ap.parse_args(argv)
+    if args.rounds < 1:
+        ap.error("--rounds must be >= 1")
+
+    import torch
+
+    import plastic_gym
+    from plastic_gym.agents import PlasticConfig
+
+    torch.set_num_threads(1)
+    modules = [load_variant(f, i) for i, f in enumerate(args.files)]
+    ep = plastic_gym.make_task(args.task).sample(64, 0)
+    x = torch.as_tensor(ep.obs, dtype=torch.float32)
+    y = torch.as_tensor(ep.target, dtype=torch.float32)
+    w = torch.as_tensor(ep.scored, dtype=torch.float32).unsqueeze(-1)
+    cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=args.cell, rule=args.rule)
+    runs = []
+    for module in modules:
+        torch.manual_seed(0)
+        net = module.PlasticNetwork(cfg)
+        runs.append((net, torch.optim.AdamW(net.parameters(), lr=1e-3, amsgrad=True)))
+
+    def step(net, opt) -> float:
+        out, _ = net(x)
+        loss = ((out - y).square() * w).sum() / w.sum().clamp(min=1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        return loss.item()
+
+    times: list[list[float]] = [[] for _ in runs]
+    losses = [0.0] * len(runs)
+    for r in range(args.rounds + 2):
+        for i, (net, opt) in enumerate(runs):
+            t0 = time.thread_time()
+            losses[i] = step(net, opt)
+            if r >= 2:
+                times[i].append(time.thread_time() - t0)
+    print(f"{args.task} {args.cell} {args.rule}, batch 64, hidden 128, one thread, {args.rounds} interleaved rounds")
+    for f, t, loss in zip(args.files, times, losses):
+        print(f"{f:<40} median {statistics.median(t):.4f} s  min {min(t):.4f} s  final loss {loss:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
