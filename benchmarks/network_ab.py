@@ -8,7 +8,7 @@ working copy, then
 Each file is loaded as a module next to ``plastic_gym.agents.network`` (so its relative imports resolve to the
 installed package), every variant gets the same parameters and batch, and the steps run in turns: variant 1,
 variant 2, ..., repeated. On a shared machine whose speed drifts this compares far more reliably than runs in
-separate processes. A training step is the one of ``plastic_throughput.py`` (batch 64, hidden 128, one thread).
+separate processes. A training step is ``plastic_throughput.training_step`` (batch 64, hidden 128, one thread).
 Prints each variant's median and min CPU seconds per step and its final loss (equal losses: same function).
 """
 
@@ -47,37 +47,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    import plastic_gym
-    from plastic_gym.agents import PlasticConfig
+    from plastic_throughput import training_step
 
     torch.set_num_threads(1)
     modules = [load_variant(f, i) for i, f in enumerate(args.files)]
-    ep = plastic_gym.make_task(args.task).sample(64, 0)
-    x = torch.as_tensor(ep.obs, dtype=torch.float32)
-    y = torch.as_tensor(ep.target, dtype=torch.float32)
-    w = torch.as_tensor(ep.scored, dtype=torch.float32).unsqueeze(-1)
-    cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=args.cell, rule=args.rule)
-    runs = []
-    for module in modules:
-        torch.manual_seed(0)
-        net = module.PlasticNetwork(cfg)
-        runs.append((net, torch.optim.AdamW(net.parameters(), lr=1e-3, amsgrad=True)))
-
-    def step(net, opt) -> float:
-        out, _ = net(x)
-        loss = ((out - y).square() * w).sum() / w.sum().clamp(min=1.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        return loss.item()
+    runs = [training_step(m.PlasticNetwork, args.task, args.cell, args.rule) for m in modules]
 
     times: list[list[float]] = [[] for _ in runs]
     losses = [0.0] * len(runs)
     for r in range(args.rounds + 2):
-        for i, (net, opt) in enumerate(runs):
+        for i, step in enumerate(runs):
             t0 = time.thread_time()
-            losses[i] = step(net, opt)
+            losses[i] = step()
             if r >= 2:
                 times[i].append(time.thread_time() - t0)
     print(f"{args.task} {args.cell} {args.rule}, batch 64, hidden 128, one thread, {args.rounds} interleaved rounds")

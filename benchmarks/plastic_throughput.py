@@ -58,8 +58,12 @@ def _reset_peak() -> bool:
         return False
 
 
-def _training_step(kind: str, task_id: str, cell: str, rule: str, seed: int = 0):
-    """A closure running one training step of the ``kind`` ("fast" or "reference") network."""
+def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0):
+    """A closure running one training step and returning its loss.
+
+    ``kind``: "fast" (``PlasticNetwork``), "reference" (``ReferencePlasticNetwork``) or a network class with their
+    constructor (a variant of ``PlasticNetwork``, see ``network_ab.py``).
+    """
     import torch
 
     import plastic_gym
@@ -70,17 +74,19 @@ def _training_step(kind: str, task_id: str, cell: str, rule: str, seed: int = 0)
     y = torch.as_tensor(ep.target, dtype=torch.float32)
     w = torch.as_tensor(ep.scored, dtype=torch.float32).unsqueeze(-1)
     cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell, rule=rule)
+    net_class = {"fast": PlasticNetwork, "reference": ReferencePlasticNetwork}.get(kind, kind)
     torch.manual_seed(seed)
-    net = (PlasticNetwork if kind == "fast" else ReferencePlasticNetwork)(cfg)
+    net = net_class(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, amsgrad=True)
 
-    def train_step() -> None:
+    def train_step() -> float:
         out, _ = net(x)
         loss = ((out - y).square() * w).sum() / w.sum().clamp(min=1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
+        return loss.item()
 
     return train_step
 
@@ -90,7 +96,7 @@ def peak_memory(kind: str, task_id: str, cell: str, rule: str) -> float:
     import torch
 
     torch.set_num_threads(1)
-    train_step = _training_step(kind, task_id, cell, rule)
+    train_step = training_step(kind, task_id, cell, rule)
     rss0 = _rss_kb("VmRSS")
     if _reset_peak() and rss0 is not None:
         train_step()
@@ -108,7 +114,7 @@ def timings(task_id: str, cell: str, rule: str, repeats: int, ref_repeats: int, 
 
     torch.set_num_threads(1)
     kinds = ["fast", "reference"] if reference else ["fast"]
-    steps = {k: _training_step(k, task_id, cell, rule) for k in kinds}
+    steps = {k: training_step(k, task_id, cell, rule) for k in kinds}
     for step in steps.values():  # warm-up
         step()
     times: dict[str, dict[str, list[float]]] = {k: {"cpu": [], "wall": []} for k in kinds}
