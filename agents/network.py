@@ -211,7 +211,7 @@ class PlasticNetwork(PlasticNetworkBase):
 
             coef: Tensor | None = None  # [B, k]: c_{t,s}
             decay: Tensor | None = None  # [B]: d_t (None = 1)
-            cq: dict[str, Tensor] = {}  # gradient rule: sum_s c_{t,s} post_s (the biases' plastic part, before alpha)
+            cq: dict[str, Tensor] = {}  # gradient rule: sum_s c_{t,s} post_s (a bias's plastic part, before alpha)
             use = None if F0 is None else {k: _ChunkStartWeights(F0[k]) for k in hist}
 
             def lin(name: str, v: Tensor) -> Tensor:  # input (v = u_t) and output layers
@@ -221,10 +221,10 @@ class PlasticNetwork(PlasticNetworkBase):
                 if name in Fd:
                     if Fd[name] is not None:
                         y = y + torch.linalg.vecdot(Fd[name], v.unsqueeze(1))
+                    if gradient and coef is not None:
+                        y = y + Ab[name] * cq[name]
                 elif coef is not None:
-                    y = y + _history([(v, P(name), A[name])], Q(name), coef)
-                if gradient and coef is not None:
-                    y = y + Ab[name] * cq[name]
+                    y = y + _history([(v, P(name), A[name])], Q(name), coef, Ab[name] if gradient else None)
                 return y
 
             def rec(h_prev: Tensor, x_t: Tensor) -> Tensor:  # hh and ih together
@@ -232,9 +232,8 @@ class PlasticNetwork(PlasticNetworkBase):
                 if use is not None:
                     y = y + _scaled(use["hh"].apply(h_prev) + use["ih"].apply(x_t) + f0["hh"] + f0["ih"], decay)
                 if coef is not None:
-                    y = y + _history([(h_prev, P("hh"), A["hh"]), (x_t, P("ih"), A["ih"])], Q("hh"), coef)
-                    if gradient:
-                        y = y + Ab_rec * cq["hh"]
+                    terms = [(h_prev, P("hh"), A["hh"]), (x_t, P("ih"), A["ih"])]
+                    y = y + _history(terms, Q("hh"), coef, Ab_rec if gradient else None)
                 return y
 
             def lin_t(name: str, d: Tensor) -> Tensor:  # d (W+F)^T of output and ih
@@ -270,8 +269,8 @@ class PlasticNetwork(PlasticNetworkBase):
                     rows["h"], rows["qout"] = cache.h, terms["output"][1]
                 for k, row in rows.items():  # grow the history by one row
                     S[k] = _append(S.get(k), row)
-                if gradient:  # sum_s c_{t+1,s} q_s = (1 - lam_t) sum_s c_{t,s} q_s + eta_t q_t
-                    for k in ("input", "hh", "output"):
+                if gradient:  # a dense layer's bias: sum_s c_{t+1,s} q_s = (1 - lam_t) sum_s c_{t,s} q_s + eta_t q_t
+                    for k in dense:
                         q = eta1 * terms[k][1]
                         cq[k] = q if k not in cq else torch.addcmul(q, keep1, cq[k])
             if use is not None:  # the uses hold the token; dropping it here avoids a reference cycle through autograd
@@ -280,7 +279,10 @@ class PlasticNetwork(PlasticNetworkBase):
             # the chunk boundary: F = d F_a + alpha ⊙ sum_s c_s pre_s ⊗ post_s, f likewise
             if use is not None:
                 f0 = {k: f0[k] * decay[:, None] for k in LAYERS}
-            if gradient:
+            if gradient:  # the history layers' bias sums, once per chunk: sum_s c_s q_s = coef @ Q
+                for k in hist:
+                    if post_of[k] not in cq:
+                        cq[post_of[k]] = torch.bmm(coef.unsqueeze(1), Q(k)).squeeze(1)
                 f0 = {k: f0[k] + Ab[k] * cq[post_of[k]] for k in LAYERS}
             history = ({k: P(k) for k in hist}, {k: Q(k) for k in hist}, coef, decay, F0)
             if a + K < T:  # the next chunk starts from F
@@ -392,21 +394,28 @@ def _append(hist: Tensor | None, row: Tensor) -> Tensor:
     return row.unsqueeze(1) if hist is None else torch.cat([hist, row.unsqueeze(1)], dim=1)
 
 
-def _history(terms: list[tuple[Tensor, Tensor, Tensor | None]], Q: Tensor, coef: Tensor) -> Tensor:
-    """sum_s coef_s (sum_l (v_l ⊙ P_l,s) @ A_l) ⊙ Q_s  =  sum_l v_l (A_l ⊙ sum_s coef_s P_l,s ⊗ Q_s).
+def _history(
+    terms: list[tuple[Tensor, Tensor, Tensor | None]], Q: Tensor, coef: Tensor, bias: Tensor | float | None = None
+) -> Tensor:
+    """sum_s coef_s (sum_l (v_l ⊙ P_l,s) @ A_l + a_b) ⊙ Q_s  =  sum_l v_l (A_l ⊙ sum_s coef_s P_l,s ⊗ Q_s) + f.
 
     terms: (v [B, in], P [B, k, in], A [in, out] or None (= all ones)) of layers that share Q [B, k, out];
-    coef [B, k]. No [in, out] matrix per sample is formed.
+    coef [B, k]. No [in, out] matrix per sample is formed. ``bias`` a_b (alpha of the bias: [out], or a number when A
+    is None),
+    if given, adds the plastic bias of the gradient rule, f = a_b ⊙ sum_s coef_s Q_s, at no extra pass over the
+    history: its post is the layer's error Q, so it rides along as the bias of the first matmul.
     """
-    if terms[0][2] is None:  # sum_s coef_s (v · P_s) Q_s
+    if terms[0][2] is None:  # sum_s coef_s (v · P_s + a_b) Q_s (a_b a number: alpha fixed to 1)
         s = None
-        for v, P, _ in terms:
-            sv = torch.bmm(P, v.unsqueeze(2)).squeeze(2)
+        for v, P, _ in terms:  # v · P_s as [1, in] @ [in, k] per sample (MKL runs P @ v ~7x slower)
+            sv = torch.bmm(v.unsqueeze(1), P.transpose(1, 2)).squeeze(1)
             s = sv if s is None else s + sv
+        if bias is not None:
+            s = s + bias
         return torch.bmm((s * coef).unsqueeze(1), Q).squeeze(1)
     B, k, n = Q.shape
-    R = None
-    for v, P, A in terms:  # R = sum_l (v_l ⊙ P_l) @ A_l as [B*k, out] matmuls, accumulated by addmm
+    R = bias  # alpha of the bias [out], present whenever A is
+    for v, P, A in terms:  # R = sum_l (v_l ⊙ P_l) @ A_l (+ a_b) as [B*k, out] matmuls, accumulated by addmm
         U = (v.unsqueeze(1) * P).view(B * k, -1)
         R = torch.mm(U, A) if R is None else torch.addmm(R, U, A)
     return torch.bmm(coef.unsqueeze(1), R.view(B, k, n) * Q).squeeze(1)
