@@ -232,8 +232,8 @@ class PlasticNetwork(PlasticNetworkBase):
                 if use is not None:
                     y = y + _scaled(use["hh"].apply(h_prev) + use["ih"].apply(x_t) + f0["hh"] + f0["ih"], decay)
                 if coef is not None:
-                    terms = [(h_prev, P("hh"), A["hh"]), (x_t, P("ih"), A["ih"])]
-                    y = y + _history(terms, Q("hh"), coef, Ab_rec if gradient else None)
+                    layers = [(h_prev, P("hh"), A["hh"]), (x_t, P("ih"), A["ih"])]
+                    y = y + _history(layers, Q("hh"), coef, Ab_rec if gradient else None)
                 return y
 
             def lin_t(name: str, d: Tensor) -> Tensor:  # d (W+F)^T of output and ih
