@@ -400,10 +400,11 @@ def _history(
     """sum_s coef_s (sum_l (v_l ⊙ P_l,s) @ A_l + a_b) ⊙ Q_s  =  sum_l v_l (A_l ⊙ sum_s coef_s P_l,s ⊗ Q_s) + f.
 
     terms: (v [B, in], P [B, k, in], A [in, out] or None (= all ones)) of layers that share Q [B, k, out];
-    coef [B, k]. No [in, out] matrix per sample is formed. ``bias`` a_b (alpha of the bias: [out], or a number when A
-    is None),
-    if given, adds the plastic bias of the gradient rule, f = a_b ⊙ sum_s coef_s Q_s, at no extra pass over the
-    history: its post is the layer's error Q, so it rides along as the bias of the first matmul.
+    coef [B, k]. No [in, out] matrix per sample is formed.
+
+    ``bias`` a_b (alpha of the bias: [out], or a number when A is None), if given, adds the gradient rule's plastic
+    bias f = a_b ⊙ sum_s coef_s Q_s at no extra pass over the history: the bias's post is the layer's error Q too,
+    so a_b rides along as the bias of the first matmul.
     """
     if terms[0][2] is None:  # sum_s coef_s (v · P_s + a_b) Q_s (a_b a number: alpha fixed to 1)
         s = None
