@@ -228,6 +228,11 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         return data
 
     @property
+    def state_floats(self) -> int:
+        """Floats of plastic state per env (h, F, f, ...; without the packing's padding), for the leaderboard."""
+        return self.lstm_actor.state_size
+
+    @property
     def core(self) -> PlasticCore:
         """The plastic core (``lstm_actor`` under SB3's name)."""
         return self.lstm_actor

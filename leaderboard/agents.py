@@ -167,6 +167,12 @@ class SB3Agent:
             raise ValueError("SB3Agent: frame stacking (n_stack > 1) needs the task's observation_space")
         self.model, self.n_stack, self.observation_space = model, int(n_stack), observation_space
 
+    @property
+    def metadata(self) -> dict[str, int]:
+        """Sizes on this task (``protocol.agent_sizes``): the stack's n_stack - 1 older frames are state too."""
+        kept = 0 if self.n_stack == 1 else (self.n_stack - 1) * spaces.flatdim(self.observation_space)
+        return {"parameters": sb3_parameters(self.model), "state_floats": sb3_recurrent_state_floats(self.model) + kept}
+
     def reset(self, num_envs: int):
         if self.n_stack == 1:
             return None
@@ -218,19 +224,30 @@ class SB3Factory:
         return None if k is None else SB3Agent(self.model, k, context.observation_space)
 
 
-def sb3_metadata(model, name: str, source: str) -> AgentMetadata:
-    """Parameters, recurrent state size (the actor's LSTM h and c) and regime of an SB3 model."""
+def sb3_parameters(model) -> int:
+    """Trained parameters of an SB3 model's policy."""
+    return sum(p.numel() for p in model.policy.parameters() if p.requires_grad)
+
+
+def sb3_recurrent_state_floats(model) -> int:
+    """Floats of recurrent state per env of an SB3 policy: its own ``state_floats`` if it declares one (the plastic
+    policy), else the actor LSTM's h and c (sb3-contrib), else 0."""
     policy = model.policy
-    params = sum(p.numel() for p in policy.parameters() if p.requires_grad)
-    state = 0
+    declared = getattr(policy, "state_floats", None)
+    if declared is not None:
+        return int(declared)
     shape = getattr(policy, "lstm_hidden_state_shape", None)  # (n_layers, n_envs, hidden) for sb3-contrib
-    if shape is not None:
-        state = 2 * int(shape[0]) * int(shape[-1])
+    return 0 if shape is None else 2 * int(shape[0]) * int(shape[-1])
+
+
+def sb3_metadata(model, name: str, source: str) -> AgentMetadata:
+    """Parameters and regime of an SB3 model. Its state floats depend on whether a task's observations are frame
+    stacked for it, so they are left to the per-task ``SB3Agent`` (filled in at evaluation)."""
     algo = type(model).__name__
     budget = getattr(model, "num_timesteps", None)
-    return AgentMetadata(name=name, parameters=params, state_floats=state, regime=algo.lower(),
+    return AgentMetadata(name=name, parameters=sb3_parameters(model), regime=algo.lower(),
                          budget=f"{budget} env steps" if budget else None, source=source,
-                         description=f"Stable-Baselines3 {algo} ({type(policy).__name__})")
+                         description=f"Stable-Baselines3 {algo} ({type(model.policy).__name__})")
 
 
 def _sb3_class(path: Path, algo: str | None):

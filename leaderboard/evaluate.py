@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .protocol import AgentMetadata, TaskContext
+from .protocol import AgentMetadata, TaskContext, agent_sizes
 from .suite import Suite, SuiteTask
 
 #: Significant digits of the per-episode metrics stored in result files (float32 actions: 7 is all there is).
@@ -118,6 +118,7 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
     started = time.time()
     counts = {t.name: episodes or t.episodes for t in suite.tasks}
     runs: list[dict[str, Any]] = [{} for _ in factories]
+    sizes: list[list[dict]] = [[] for _ in factories]  # what each factory's agents report of their size
     task_entries = []
     extra = runtime_kwargs or {}
     lengths = {t.name: make_task(t.env_id, **t.kwargs, **extra.get(t.env_id, {})).episode_length for t in suite.tasks}
@@ -146,6 +147,7 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
                     bar.update(lengths[t.name])
                 else:
                     metrics, fallback = play(agent, env, obs0, bar), False
+                    sizes[i].append(agent_sizes(agent))
                 runs[i][t.name] = {
                     "primary": rounded(metrics[task.primary_metric]),
                     "means": {k: float(np.mean(v)) for k, v in metrics.items()},
@@ -153,8 +155,9 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
                 }
             env.close()
     agents = []
-    for factory, run in zip(factories, runs):
-        agents.append({"metadata": factory.metadata.to_dict(), "seed": seed, "runs": [run],
+    for factory, run, reported in zip(factories, runs, sizes):
+        metadata = factory.metadata.with_sizes(reported)
+        agents.append({"metadata": metadata.to_dict(), "seed": seed, "runs": [run],
                        "scores": scoring.score(task_entries, [run])})
     return {
         "format": FORMAT,

@@ -15,8 +15,8 @@ task as a fallback in the result).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 from gymnasium import spaces
@@ -24,13 +24,20 @@ from gymnasium import spaces
 #: Whatever an agent carries between steps (None for a memoryless agent, a tuple of arrays for an LSTM, ...).
 State = Any
 
+#: The metadata fields an agent may report about itself (``agent_sizes``).
+SIZE_FIELDS = ("parameters", "state_floats")
+
 #: Names are file names of submissions: letters, digits, ``.``, ``_``, ``-``.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 @runtime_checkable
 class Agent(Protocol):
-    """Acts on a batch of ``num_envs`` episodes of one task, all stepped in lockstep."""
+    """Acts on a batch of ``num_envs`` episodes of one task, all stepped in lockstep.
+
+    Optionally an agent says how big it is on its task: a ``metadata`` attribute (a dict or an object) with
+    ``parameters`` and ``state_floats`` (see ``AgentMetadata``); the evaluator reads them with ``agent_sizes``.
+    """
 
     def reset(self, num_envs: int) -> State:
         """The initial state of ``num_envs`` episodes (called once before the first step)."""
@@ -51,12 +58,17 @@ class AgentMetadata:
         name: unique name on the leaderboard (``NAME_PATTERN``); the submission file is ``<name>.json``.
         parameters: number of trained parameters (None if not applicable, e.g. reference agents).
         state_floats: floats of recurrent state per env carried between steps (hidden state plus plastic
-            weights F for a plastic network); 0 for a memoryless agent, None if unknown.
+            weights F for a plastic network, the kept frames of a frame stack); 0 for a memoryless agent, None if
+            unknown.
         regime: how it was trained: ``"none"``, ``"supervised-bptt"``, ``"ppo"``, ``"recurrent-ppo"``, ...
         budget: the training budget in words (e.g. ``"5000 steps x batch 64"``).
         privileged: True if it reads information an agent cannot see (the oracle reads the episodes).
         description: one line for the leaderboard.
         source: the agent spec that re-creates it (``plastic-gym evaluate --agent SOURCE``), used by ``verify``.
+
+    An entry that plays each task with its own model (a manifest) shows the largest of its models: where
+    ``parameters`` or ``state_floats`` is not given, the evaluator fills it in from what the per-task agents report
+    (``with_sizes``).
     """
 
     name: str
@@ -74,6 +86,17 @@ class AgentMetadata:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_sizes(self, reported: Iterable[dict[str, int | None]]) -> AgentMetadata:
+        """This metadata with ``parameters`` and ``state_floats``, where they are None, set to the largest of the
+        values the per-task agents reported (``agent_sizes`` of each); a field stays None unless all reported it."""
+        reported = list(reported)
+        filled = {}
+        for name in SIZE_FIELDS:
+            values = [r[name] for r in reported]
+            if getattr(self, name) is None and values and None not in values:
+                filled[name] = max(values)
+        return replace(self, **filled) if filled else self
 
     @classmethod
     def coerce(cls, value: Any, default_name: str, **defaults: Any) -> AgentMetadata:
@@ -126,6 +149,20 @@ class AgentFactory(Protocol):
     metadata: AgentMetadata
 
     def for_task(self, context: TaskContext) -> Agent | None: ...
+
+
+def agent_sizes(agent: Any) -> dict[str, int | None]:
+    """``{"parameters": ..., "state_floats": ...}`` as the agent reports them in its optional ``metadata`` (a dict or
+    an object with those attributes); None where it does not say."""
+    meta = getattr(agent, "metadata", None)
+    get = meta.get if isinstance(meta, dict) else (lambda name: getattr(meta, name, None))
+    sizes = {}
+    for name in SIZE_FIELDS:
+        value = get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+            raise ValueError(f"agent {type(agent).__name__} reports metadata {name}={value!r}; expected an int >= 0")
+        sizes[name] = None if value is None else int(value)
+    return sizes
 
 
 def spaces_compatible(expected_obs: spaces.Space | None, expected_act: spaces.Space | None,

@@ -73,13 +73,19 @@ def _task_cell(r: dict[str, Any], t: str) -> str:
     return f"{s['normalized']:.3f}" + ("*" if r["fallback"].get(t) else "")
 
 
+#: What the two size columns mean (both pages).
+SIZES_NOTE = ("State floats: the numbers an agent carries from one step to the next per env (hidden state, plastic "
+              "weights, the kept frames of a frame stack); they and the parameters are those of the largest model "
+              "where an entry trains one model per task.")
+
+
 def markdown(task_names: list[str], table: list[dict[str, Any]], method: str) -> str:
     head = ["rank", "agent", "IQM [95% CI]", "mean [95% CI]", *task_names, "state floats", "parameters", "regime"]
     lines = ["# plastic-gym leaderboard", "",
              "Normalized scores per task: `(score - no_memory) / (oracle - no_memory)` on the same evaluation "
              "episodes, so 0 is the no-memory reference and 1 the privileged oracle. Ranked by the interquartile "
              "mean (IQM) over tasks. `*`: the agent cannot play the task (no-memory fallback, scores 0). "
-             "Privileged agents (†) are references, not ranked.", "",
+             "Privileged agents (†) are references, not ranked. " + SIZES_NOTE, "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
         m = r["meta"]
@@ -208,7 +214,7 @@ def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, me
 <p>Normalized score per task: <code>(score - no_memory) / (oracle - no_memory)</code> on the same evaluation episodes
 (0 = the no-memory reference, 1 = the privileged oracle). Ranked by the interquartile mean (IQM) over tasks.
 <code>*</code>: the agent cannot play the task (no-memory fallback). † privileged references, not ranked.
-Click a column header to sort.</p>
+{html.escape(SIZES_NOTE)} Click a column header to sort.</p>
 <div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>
 <tbody>
 {chr(10).join(body)}

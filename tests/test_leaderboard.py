@@ -14,7 +14,7 @@ from plastic_gym.cli import main
 from plastic_gym.leaderboard import scoring
 from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agent
 from plastic_gym.leaderboard.evaluate import evaluate, table
-from plastic_gym.leaderboard.protocol import Agent, AgentMetadata
+from plastic_gym.leaderboard.protocol import Agent, AgentMetadata, agent_sizes
 from plastic_gym.leaderboard.render import load_submissions, render
 from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
 from plastic_gym.leaderboard.submit import submit, verify
@@ -338,10 +338,11 @@ def test_sb3_adapter(small_suite, tmp_path):
     model = PPO("MlpPolicy", gym.make("PlasticCopy-v0"), n_steps=16, batch_size=16, seed=0, device="cpu")
     model.save(tmp_path / "ppo_copy.zip")
     factory = load_agent(f"sb3:{tmp_path / 'ppo_copy.zip'}")
-    assert factory.metadata.parameters > 0 and factory.metadata.state_floats == 0
+    assert factory.metadata.parameters > 0 and factory.metadata.state_floats is None  # known once a task is played
     doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
     run = doc["agents"][0]["runs"][0]
     assert not run["copy"]["fallback"] and run["assoc"]["fallback"]
+    assert doc["agents"][0]["metadata"]["state_floats"] == 0  # an MLP on unstacked observations carries nothing
 
 
 def test_recurrent_sb3_adapter(small_suite, tmp_path):
@@ -353,10 +354,14 @@ def test_recurrent_sb3_adapter(small_suite, tmp_path):
                          device="cpu", policy_kwargs={"lstm_hidden_size": 8})
     model.save(tmp_path / "rppo_assoc.zip")
     factory = load_agent(str(tmp_path / "rppo_assoc.zip"))
-    assert factory.metadata.state_floats == 16 and factory.metadata.regime == "recurrentppo"
+    assert factory.metadata.regime == "recurrentppo"
     doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
     run = doc["agents"][0]["runs"][0]
     assert not run["assoc"]["fallback"] and not run["assoc-noise0.5"]["fallback"] and run["copy"]["fallback"]
+    # the actor LSTM's h and c (8 each), plus one kept frame where it plays regression-mlp's 8-wide observations as
+    # a stack of 2 (its own input is 16 wide): the largest over the tasks it played
+    assert not run["regression-mlp"]["fallback"]
+    assert doc["agents"][0]["metadata"]["state_floats"] == 16 + 8
 
 
 def test_checkpoint_adapter(small_suite, tmp_path):
@@ -372,6 +377,48 @@ def test_checkpoint_adapter(small_suite, tmp_path):
     doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
     run = doc["agents"][0]["runs"][0]
     assert not run["copy"]["fallback"] and run["assoc"]["fallback"]
+
+
+def test_manifest_entry_shows_its_largest_model(small_suite, tmp_path):
+    """A manifest that does not state its sizes gets the largest parameter and state-float counts of the per-task
+    models it played; stated sizes are kept."""
+    pytest.importorskip("torch")
+    from plastic_gym.agents import CheckpointAgent, TrainConfig, train
+
+    sizes = {}
+    for name, env_id, hidden in (("copy", "PlasticCopy-v0", 8), ("assoc", "PlasticAssoc-v0", 16)):
+        train(TrainConfig(task_id=env_id, steps=1, hidden_dim=hidden, batch_size=4, val_every=1, val_episodes=4),
+              out_dir=tmp_path / name, progress=False)
+        sizes[name] = CheckpointAgent.from_checkpoint(tmp_path / name / "checkpoint.pt").metadata
+    manifest = tmp_path / "entry.json"
+    tasks = {"copy": "copy/checkpoint.pt", "assoc": "assoc/checkpoint.pt"}
+    manifest.write_text(json.dumps({"metadata": {"name": "entry"}, "tasks": tasks}))
+    meta = evaluate([load_agent(str(manifest))], small_suite[1], episodes=4, progress=False)["agents"][0]["metadata"]
+    for field in ("parameters", "state_floats"):
+        assert meta[field] == max(s[field] for s in sizes.values()) > min(s[field] for s in sizes.values())
+    manifest.write_text(json.dumps({"metadata": {"name": "entry", "state_floats": 7}, "tasks": tasks}))
+    meta = evaluate([load_agent(str(manifest))], small_suite[1], episodes=4, progress=False)["agents"][0]["metadata"]
+    assert meta["state_floats"] == 7 and meta["parameters"] == sizes["assoc"]["parameters"]
+
+
+def test_agent_sizes_read_and_checked():
+    class Sized:
+        metadata = {"parameters": 5, "state_floats": 3}
+
+    class Attrs:
+        metadata = AgentMetadata(name="a", parameters=2)
+
+    assert agent_sizes(Sized()) == {"parameters": 5, "state_floats": 3}
+    assert agent_sizes(Attrs()) == {"parameters": 2, "state_floats": None}
+    assert agent_sizes(object()) == {"parameters": None, "state_floats": None}
+    meta = AgentMetadata(name="m")
+    assert meta.with_sizes([agent_sizes(Sized()), agent_sizes(Attrs())]).parameters == 5
+    assert meta.with_sizes([agent_sizes(Sized()), agent_sizes(Attrs())]).state_floats is None  # one did not say
+    assert meta.with_sizes([]) == meta
+    for bad in (-1, 2.5, True, "3"):
+        Sized.metadata = {"state_floats": bad}
+        with pytest.raises(ValueError, match="expected an int >= 0"):
+            agent_sizes(Sized())
 
 
 def test_default_evaluation_includes_committed_baselines(small_suite, tmp_path, capsys):

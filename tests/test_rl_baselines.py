@@ -100,6 +100,17 @@ def test_stacked_agent_sees_what_vec_frame_stack_shows(env_id, kwargs):
     assert start.dtype == bool
 
 
+def test_stacked_agent_reports_the_kept_frames_as_state():
+    """A frame-stacked SB3 agent carries its n_stack - 1 older frames between steps (plus any recurrent state)."""
+    env = rl.make_env("PlasticCopy-v0", {}, n_envs=1, seed=0)
+    model = rl.build_model({"algo": "PPO", "n_steps": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [4]}}, env,
+                           seed=0)
+    frame = spaces.flatdim(make_task("PlasticCopy-v0").observation_space)
+    stacked = SB3Agent(model, 3, make_task("PlasticCopy-v0").observation_space)
+    assert stacked.metadata["state_floats"] == 2 * frame and stacked.metadata["parameters"] > 0
+    assert SB3Agent(model).metadata["state_floats"] == 0
+
+
 def test_rl_recipe_round_trip(tmp_path):
     """Train a frame-stacked PPO on one task, evaluate the manifest: the task is played by the model, its curve
     recorded; a second train refuses to overwrite it."""
@@ -121,8 +132,10 @@ def test_rl_recipe_round_trip(tmp_path):
         entries.train_entry(recipe, 0, tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt", progress=False)
     factory = load_agent(str(manifest))
     result = entries.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
-    runs = json.loads(result.read_text())["agents"][0]["runs"][0]
+    entry = json.loads(result.read_text())["agents"][0]
+    runs = entry["runs"][0]
     assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")
+    assert entry["metadata"]["state_floats"] == spaces.flatdim(make_task("PlasticAssoc-v0").observation_space)
     assert factory.metadata.name == "tinyrl-s0"
     # the report's tables read the result files and the recorded training times
     from plastic_gym.baselines import report
