@@ -266,8 +266,8 @@ class PlasticPPO(OnPolicyAlgorithm):
         """``V(terminal obs)`` for the envs whose episode was cut by a time limit (0 elsewhere): the value of the
         observation the env would have shown next, read with the state after the last step (one batched call)."""
         out = np.zeros(len(dones), np.float32)
-        idx = [i for i, (done, info) in enumerate(zip(dones, infos))
-               if done and info.get("TimeLimit.truncated", False) and info.get("terminal_observation") is not None]
+        idx = [i for i in np.flatnonzero(dones)  # only the envs whose episode ended at this step
+               if infos[i].get("TimeLimit.truncated", False) and infos[i].get("terminal_observation") is not None]
         if not idx:
             return out
         terminal = [infos[i]["terminal_observation"] for i in idx]

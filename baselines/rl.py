@@ -106,8 +106,9 @@ def metric_curve_callback(primary: str, records: list[dict[str, Any]]):
             self.values: list[float] = []
 
         def _on_step(self) -> bool:
-            self.values += [float(info["episode_metrics"][primary]) for info in self.locals["infos"]
-                            if "episode_metrics" in info]
+            infos = self.locals["infos"]  # an episode's metrics come with its last step: look at the ended envs only
+            self.values += [float(infos[i]["episode_metrics"][primary]) for i in np.flatnonzero(self.locals["dones"])
+                            if "episode_metrics" in infos[i]]
             return True
 
         def _on_rollout_end(self) -> None:
