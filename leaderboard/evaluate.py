@@ -146,8 +146,8 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
                     metrics, fallback = {task.primary_metric: refs["no_memory"]}, True
                     bar.update(lengths[t.name])
                 else:
+                    sizes[i].append(agent_sizes(agent))  # before playing: a malformed report fails at once
                     metrics, fallback = play(agent, env, obs0, bar), False
-                    sizes[i].append(agent_sizes(agent))
                 runs[i][t.name] = {
                     "primary": rounded(metrics[task.primary_metric]),
                     "means": {k: float(np.mean(v)) for k, v in metrics.items()},
