@@ -17,6 +17,9 @@ from typing import Any, Mapping
 CELLS = ("rnn", "lstm")
 RULES = ("hebbian", "gradient", "none")
 ALPHA_MODES = ("random", "uniform", "neg_uniform", "none")
+GRADIENT_SCALES = ("sample", "paper")
+#: Batch size over which the paper's code averages the gradient rule's inner loss (its batch of 64 episodes).
+PAPER_INNER_BATCH = 64
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -57,6 +60,9 @@ class PlasticConfig:
     extra_dim:        extra output columns of o_t (unused by the caller, part of L_int).
     weight_clip:      if set, the plastic weights F are clamped to [-weight_clip, weight_clip] after every update.
     input_hidden_dim: width of the plastic input layer x_t (default: hidden_dim).
+    gradient_scale:   scale of the gradient rule's inner loss. "sample": L_int of each sample on its own (SPEC 4);
+                      "paper": L_int / 64, the per-sample share of the paper's code, which averages L_int over its
+                      batch of 64 episodes (G 64x smaller, so the clip at c rarely acts), whatever the batch size here.
     """
 
     input_dim: int
@@ -72,6 +78,7 @@ class PlasticConfig:
     extra_dim: int = 4
     weight_clip: float | None = None
     input_hidden_dim: int | None = None
+    gradient_scale: str = "sample"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -93,11 +100,20 @@ class PlasticConfig:
         _check_float("weight_clip", self.weight_clip, 0.0, allow_none=True, strict=True)
         if self.input_hidden_dim is not None:
             _check_int("input_hidden_dim", self.input_hidden_dim, 1)
+        _check_choice("gradient_scale", self.gradient_scale, GRADIENT_SCALES)
+        if self.gradient_scale != "sample" and self.rule != "gradient":
+            raise ValueError(f"PlasticConfig.gradient_scale={self.gradient_scale!r} applies to rule='gradient' only, "
+                             f"got rule={self.rule!r}")
 
     # ---- derived sizes ------------------------------------------------------------------------------------------
     @property
     def plastic(self) -> bool:
         return self.rule != "none"
+
+    @property
+    def inner_loss_factor(self) -> float:
+        """Factor of the gradient rule's per-sample inner loss L_int: 1, or 1/64 for ``gradient_scale="paper"``."""
+        return 1.0 / PAPER_INNER_BATCH if self.gradient_scale == "paper" else 1.0
 
     @property
     def x_dim(self) -> int:

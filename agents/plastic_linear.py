@@ -154,8 +154,10 @@ class PlasticNetworkBase(nn.Module):
         return eta, lam, m
 
     def _inner_loss_scale(self) -> Tensor:
-        """2 omega^2 / D': dL_int/do_t = scale ⊙ o_t for L_int = mean_d (omega_d o_t,d)^2 of each sample."""
-        return (2.0 / self.omega.shape[0]) * self.omega.square()
+        """2 s omega^2 / D': dL_int/do_t = scale ⊙ o_t for L_int = s mean_d (omega_d o_t,d)^2 of each sample, where
+        s = ``config.inner_loss_factor`` (1, or 1/64 for the paper's scale). G is linear in dL_int/do_t, so s scales
+        every layer's G and the bias errors alike."""
+        return (2.0 * self.config.inner_loss_factor / self.omega.shape[0]) * self.omega.square()
 
 
 class CellCache(NamedTuple):

@@ -2,9 +2,10 @@
 
 Every step materialises the per-sample weights W + F of every layer ([B, in, out]), runs the network with batched
 matrix products, and forms G explicitly: pre ⊗ post for the hebbian rule, and for the gradient rule
-``torch.autograd.grad(L_int, F, create_graph=True)`` with L_int = sum over samples of mean_d (omega_d o_t,d)^2 (the
-samples are independent, so each sample's G is the gradient of its own loss). It deliberately shares no maths with
-the fast ``PlasticNetwork`` beyond the parameters and the rate formula, so agreement of the two is a real check.
+``torch.autograd.grad(L_int, F, create_graph=True)`` with L_int = sum over samples of s mean_d (omega_d o_t,d)^2 (the
+samples are independent, so each sample's G is the gradient of its own loss; s = ``config.inner_loss_factor``). It
+deliberately shares no maths with the fast ``PlasticNetwork`` beyond the parameters and the rate formula, so agreement
+of the two is a real check.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class ReferencePlasticNetwork(PlasticNetworkBase):
             G = {k: pre.unsqueeze(2) * pst.unsqueeze(1) for k, (pre, pst) in pre_post.items()}
             Gb = {k: torch.zeros_like(f[k]) for k in LAYERS}
         else:
-            loss = (self.omega * o).square().mean(dim=-1).sum()
+            loss = cfg.inner_loss_factor * (self.omega * o).square().mean(dim=-1).sum()
             grads = torch.autograd.grad(loss, [F[k] for k in LAYERS] + [f[k] for k in LAYERS], create_graph=True)
             G = dict(zip(LAYERS, grads[: len(LAYERS)]))
             Gb = dict(zip(LAYERS, grads[len(LAYERS):]))

@@ -143,6 +143,66 @@ def test_weight_clip_matches_reference(rule):
         assert_rel_close(g_f[name], g_r[name], f"grad {name}")
 
 
+# ---- the paper's inner-loss scale (gradient rule) -------------------------------------------------------------------
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("start", ["zero", "chained"])
+@pytest.mark.parametrize("output_dim", [D_OUT, 14], ids=["dense-output", "history-output"])
+def test_paper_gradient_scale_matches_reference(cell, start, output_dim):
+    """gradient_scale="paper" (L_int / 64): fast sequence form == literal reference (outputs, states, gradients)."""
+    fast, ref = make_pair(cell=cell, rule="gradient", gradient_scale="paper", output_dim=output_dim)
+    x = inputs() * 3.0
+    st0_f = st0_r = None
+    if start == "chained":
+        x0 = inputs(seed=7, steps=4)
+        _, st0_f = fast(x0)
+        _, st0_r = ref(x0)
+    out_f, st_f = fast(x, st0_f)
+    out_r, st_r = ref(x, st0_r)
+    assert_rel_close(out_f, out_r, "outputs")
+    assert_states_close(st_f, st_r)
+    g_f, g_r = grads(fast, outer_loss(out_f, st_f)), grads(ref, outer_loss(out_r, st_r))
+    for name in g_r:
+        assert_rel_close(g_f[name], g_r[name], f"grad {name}")
+    assert g_f["omega"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("kind", ["fast", "step", "reference"])
+def test_paper_gradient_scale_is_g_over_64(cell, kind):
+    """Closed form: without the clip, G / 64 with p_lr is the same function as G with p_lr / 64 (lam unchanged), in
+    every form; the per-sample default differs from it."""
+    x = inputs() * 2.0
+    runs = {}
+    for name, kw in {"paper": dict(gradient_scale="paper", p_lr=0.3), "sample": dict(p_lr=0.3 / 64),
+                     "default": dict(p_lr=0.3)}.items():
+        fast, ref = make_pair(cell=cell, rule="gradient", inner_grad_clip=None, **kw)
+        if kind == "step":
+            st, outs = fast.initial_state(B, dtype=torch.float64), []
+            for t in range(T):
+                o, st = fast.step(x[:, t], st)
+                outs.append(o)
+            out = torch.stack(outs, 1)
+        else:
+            out, st = (fast if kind == "fast" else ref)(x)
+        runs[name] = (out, st, grads(fast if kind != "reference" else ref, outer_loss(out, st)))
+    (o_p, s_p, g_p), (o_s, s_s, g_s) = runs["paper"], runs["sample"]
+    assert_rel_close(o_p, o_s, "outputs", 1e-10)
+    assert_states_close(s_p, s_s, 1e-10)
+    for name in g_p:
+        assert_rel_close(g_p[name], g_s[name], f"grad {name}", 1e-9)
+    assert rel_err(runs["default"][1].F["hh"], s_p.F["hh"]) > 1e-2
+
+
+def test_paper_gradient_scale_independent_of_batch_size():
+    fast, _ = make_pair(rule="gradient", gradient_scale="paper")
+    x = inputs(batch=5) * 3.0
+    out_all, st_all = fast(x)
+    for i in (0, 4):
+        out_i, st_i = fast(x[i : i + 1])
+        assert_rel_close(out_i, out_all[i : i + 1], f"sample {i} output", 1e-10)
+        assert_states_close(st_i, st_all[i], 1e-10)
+
+
 # ---- sequence form == step form ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cell,rule", list(itertools.product(CELLS, ["hebbian", "gradient"])))
 @pytest.mark.parametrize("chunk_size", [1, 3, 100])
@@ -233,6 +293,7 @@ def test_reference_gradient_rule_under_no_grad():
         ("extra_dim", -1),
         ("weight_clip", -1.0),
         ("input_hidden_dim", 0),
+        ("gradient_scale", "batch"),
     ],
 )
 def test_config_validation_names_the_field(field, value):
@@ -252,6 +313,10 @@ def test_config_round_trip_and_sizes():
         PlasticConfig.from_dict({**d, "bogus": 1})
     with pytest.raises(ValueError, match="PlasticConfig"):
         PlasticNetwork({"input_dim": 3})
+    assert PlasticConfig(input_dim=2, output_dim=1, gradient_scale="paper").inner_loss_factor == 1 / 64
+    assert PlasticConfig.from_dict({"input_dim": 2, "output_dim": 1}).gradient_scale == "sample"
+    with pytest.raises(ValueError, match="gradient_scale.*rule='gradient'"):
+        PlasticConfig(input_dim=2, output_dim=1, rule="hebbian", gradient_scale="paper")
 
 
 # ---- state ----------------------------------------------------------------------------------------------------------
