@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl, curve.png, summary.json")
     p.add_argument("--hidden", type=int, default=128, help="hidden units of the plastic network (default 128)")
     p.add_argument("--no-size-match", dest="size_match", action="store_false",
-                   help="give a non-plastic RNN (--rule none) the same hidden size instead of 1.5x (the paper's match)")
+                   help="give a non-plastic network (--rule none, RNN or LSTM) the same hidden size instead of 1.5x "
+                        "(the paper's size match)")
     p.add_argument("--plastic", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="PlasticConfig field (repeatable), e.g. --plastic p_lr=0.1 --plastic modulation=false")
     p.add_argument("--loss", choices=("scored", "all"), default="scored",
@@ -44,6 +45,13 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=64, help="episodes per outer step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW (amsgrad) learning rate (default 1e-3)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="AdamW weight decay (default 0, the paper's value for these tasks)")
+    p.add_argument("--gradient-scale", choices=("sample", "paper"), default=None,
+                   help="gradient rule's inner loss: per sample (default) or the paper's scale, L_int / 64 "
+                        "(its loss averaged over a batch of 64), whatever --batch is")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA if available, else CPU; default), cpu, cuda or cuda:N")
     p.add_argument("--encoder-channels", type=int, default=64,
                    help="conv width of the Conv-4 encoder of image tasks (default 64, the paper's)")
     p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
@@ -55,6 +63,17 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_train)
 
 
+def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The ``PlasticConfig`` (key, value) pairs of ``--plastic KEY=VALUE`` and ``--gradient-scale``."""
+    plastic = dict(args.plastic)
+    if args.gradient_scale is None:
+        return list(args.plastic)
+    if plastic.get("gradient_scale", args.gradient_scale) != args.gradient_scale:
+        raise ValueError(f"--gradient-scale {args.gradient_scale} contradicts --plastic "
+                         f"gradient_scale={plastic['gradient_scale']}")
+    return [*args.plastic, ("gradient_scale", args.gradient_scale)]
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -64,9 +83,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        args.plastic = plastic_options(args)
         config = TrainConfig(task_id=args.task, rule=args.rule, cell=args.cell, steps=args.steps,
                              hidden_dim=args.hidden, task_kwargs=dict(args.task_kw), loss=args.loss, seed=args.seed,
                              batch_size=args.batch, lr=args.lr, val_every=args.val_every,
+                             weight_decay=args.weight_decay, device=args.device,
                              val_episodes=args.val_episodes, size_match=args.size_match,
                              encoder_channels=args.encoder_channels, plastic=dict(args.plastic))
         trainer = train(config, args.out, resume=args.resume, force=args.force, progress=args.progress)

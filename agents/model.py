@@ -5,9 +5,11 @@ Vector observations ``[B, T, D]`` feed the plastic network directly. Image tasks
 the label one-hot are the plastic cell's input u_t. The output width is ``task.target_dim``: the predicted value of a
 regression task, or the class logits of a classification task.
 
-Size matching (the paper's comparison at about equal parameter counts): a plastic layer has two parameters per
-connection (w and alpha), so the non-plastic RNN (``rule="none"``) gets ``NONPLASTIC_SCALE["rnn"] = 1.5`` times the
-hidden units (128 plastic -> 192 non-plastic) when ``size_match`` is on.
+Size matching (the paper's ``scale_modelsize``, a comparison at about equal parameter counts): a plastic layer has two
+parameters per connection (w and alpha), so every non-plastic network (``rule="none"``, RNN and LSTM alike) gets
+``NONPLASTIC_SCALE = 1.5`` times the hidden units (128 plastic -> 192 non-plastic) when ``size_match`` is on.
+``size_matched_hidden`` is that rule; recipes and the trainer state the plastic-equivalent size ("hidden 128,
+size-matched") and the model is built with what the rule gives.
 """
 
 from __future__ import annotations
@@ -24,10 +26,21 @@ from .config import PlasticConfig
 from .encoder import Conv4Encoder
 from .network import PlasticNetwork
 
-__all__ = ["ModelConfig", "NONPLASTIC_SCALE", "TaskModel", "build_model", "outputs_to_actions"]
+__all__ = ["ModelConfig", "NONPLASTIC_SCALE", "TaskModel", "build_model", "outputs_to_actions", "size_matched_hidden"]
 
-#: Hidden-size factor of a non-plastic network matched to a plastic one, per cell (the paper's RNN comparison).
-NONPLASTIC_SCALE = {"rnn": 1.5}
+#: Hidden-size factor of a non-plastic network matched to a plastic one (the paper's ``scale_modelsize``).
+NONPLASTIC_SCALE = 1.5
+#: The factor of a model config that does not record one (``nonplastic_scale`` absent): such configs were sized
+#: by matching the non-plastic RNN only, and the committed LSTM baselines are built that way.
+_UNRECORDED_SCALE = {"rnn": 1.5, "lstm": 1.0}
+
+
+def size_matched_hidden(hidden_dim: int, rule: str, size_match: bool = True, scale: float = NONPLASTIC_SCALE) -> int:
+    """The hidden units to build for a network of plastic-equivalent size ``hidden_dim``: ``round(scale *
+    hidden_dim)`` for a non-plastic network (``rule="none"``) when ``size_match`` is on, else ``hidden_dim``."""
+    if size_match and rule == "none":
+        return int(round(hidden_dim * scale))
+    return hidden_dim
 
 
 @dataclass(frozen=True)
@@ -39,9 +52,11 @@ class ModelConfig:
         input_dim: width of a vector observation, or of the label one-hot (n_way) for image tasks.
         output_dim: ``task.target_dim``.
         cell, rule, hidden_dim: of the plastic network; ``hidden_dim`` is the plastic-equivalent size requested.
-        size_match: scale the hidden size of a non-plastic (``rule="none"``) network by ``NONPLASTIC_SCALE[cell]``.
+        size_match: scale the hidden size of a non-plastic (``rule="none"``) network by ``nonplastic_scale``.
         plastic: further ``PlasticConfig`` keyword arguments (modulation, p_lr, ...).
         encoder: ``Conv4Encoder`` arguments for image tasks, else None.
+        nonplastic_scale: the size-matching factor (``NONPLASTIC_SCALE``); recorded so that a checkpoint is rebuilt
+            at the size it was trained at.
     """
 
     input: str
@@ -53,19 +68,21 @@ class ModelConfig:
     size_match: bool = True
     plastic: dict[str, Any] = field(default_factory=dict)
     encoder: dict[str, Any] | None = None
+    nonplastic_scale: float = NONPLASTIC_SCALE
 
     def __post_init__(self):
         if self.input not in ("vector", "image"):
             raise ValueError(f"ModelConfig.input must be 'vector' or 'image', got {self.input!r}")
         if (self.input == "image") != (self.encoder is not None):
             raise ValueError("ModelConfig.encoder must be given exactly for input='image'")
+        if isinstance(self.nonplastic_scale, bool) or not isinstance(self.nonplastic_scale, (int, float)) \
+                or not self.nonplastic_scale > 0:
+            raise ValueError(f"ModelConfig.nonplastic_scale must be a number > 0, got {self.nonplastic_scale!r}")
 
     @property
     def effective_hidden_dim(self) -> int:
         """The hidden size actually built: ``hidden_dim``, times the size-matching factor for a non-plastic network."""
-        if self.size_match and self.rule == "none":
-            return int(round(self.hidden_dim * NONPLASTIC_SCALE.get(self.cell, 1.0)))
-        return self.hidden_dim
+        return size_matched_hidden(self.hidden_dim, self.rule, self.size_match, self.nonplastic_scale)
 
     def plastic_config(self) -> PlasticConfig:
         cell_input = self.input_dim + (self.encoder["out_dim"] if self.encoder else 0)
@@ -77,6 +94,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of ``to_dict``; a dict without ``nonplastic_scale`` gets the factor its cell was sized with then
+        (1.5 for the RNN, 1 for the LSTM)."""
+        if isinstance(data, dict) and "nonplastic_scale" not in data:
+            data = {**data, "nonplastic_scale": _UNRECORDED_SCALE.get(data.get("cell", "rnn"), 1.0)}
         try:
             return cls(**data)
         except TypeError as err:

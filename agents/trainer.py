@@ -2,20 +2,26 @@
 
 Each outer step samples a batch of whole episodes (``task.sample(batch, rng)``), runs the network through them from
 F_0 = 0 (backpropagation through the whole episode, inner plasticity included) and takes one AdamW step (amsgrad,
-lr 1e-3) on the loss, with the gradient norm clipped at 5. The loss is the MSE (regression) or the cross-entropy
-(classification) on the scored steps (``loss="scored"``, the leaderboard's objective) or on every step
-(``loss="all"``, the paper's objective for the cue-reward task).
+lr 1e-3, weight decay 0 as in the paper's code for these tasks) on the loss, with the gradient norm clipped at 5.
+The loss is the MSE (regression) or the cross-entropy (classification) on the scored steps (``loss="scored"``, the
+leaderboard's objective) or on every step (``loss="all"``, the paper's objective for the cue-reward task and, over
+all 40 steps, for few-shot regression).
 
 Every ``val_every`` steps the model is evaluated on a fixed validation batch drawn from a seed stream disjoint from the
 training stream, with the task's own ``episode_metrics`` (e.g. ``query_mse`` and ``all_mse``). Records go to
 ``metrics.jsonl``, the learning curve to ``curve.png`` and the state to ``checkpoint.pt`` in the output folder;
 ``Trainer(..., resume=path)`` continues a run exactly where it stopped (same weights as an uninterrupted run).
+
+The model trains on ``device`` ("auto": CUDA when torch sees a GPU, else the CPU); the episodes are sampled in numpy
+on the CPU either way and every checkpoint is written with CPU tensors, so a run can be resumed, evaluated or played
+on another device.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,9 +38,10 @@ from plastic_gym import make_task
 from plastic_gym.io import atomic_path, write_atomic
 
 from .checkpoint import CheckpointError, check_matches, load_checkpoint, plain, save_checkpoint
-from .model import TaskModel, build_model, outputs_to_actions
+from .model import ModelConfig, TaskModel, build_model, outputs_to_actions
 
-__all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "evaluate", "plot_curves", "predict", "sequence_loss", "train"]
+__all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "evaluate", "plot_curves", "predict", "resolve_device",
+           "sequence_loss", "train"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -44,13 +51,17 @@ SUMMARY_NAME = "summary.json"
 PLOT_INTERVAL_S = 60.0
 #: Second entries of the numpy seed sequences: the training and validation streams never share a seed sequence.
 _TRAIN_STREAM, _VAL_STREAM = 1, 2
-#: Train-config fields that may change when resuming (they do not affect the weights).
-RESUMABLE_CHANGES = ("train.steps", "train.val_every")
+#: Train-config fields that may change when resuming (they do not change the function trained).
+RESUMABLE_CHANGES = ("train.steps", "train.val_every", "train.device")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
 class TrainConfig:
-    """One training run. ``steps`` is the total number of outer steps (a resumed run continues up to it)."""
+    """One training run. ``steps`` is the total number of outer steps (a resumed run continues up to it).
+
+    ``weight_decay`` is AdamW's (0: the paper's value); ``device`` is one of ``DEVICES`` or ``"cuda:N"``.
+    """
 
     task_id: str
     rule: str = "hebbian"
@@ -62,7 +73,7 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 64
     lr: float = 1e-3
-    weight_decay: float = 0.01
+    weight_decay: float = 0.0
     grad_clip: float = 5.0
     val_every: int = 200
     val_episodes: int = 512
@@ -70,8 +81,11 @@ class TrainConfig:
     size_match: bool = True
     encoder_channels: int = 64
     plastic: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
 
     def __post_init__(self):
+        if not isinstance(self.device, str) or not (self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device)):
+            raise ValueError(f"device must be one of {DEVICES} or 'cuda:N', got {self.device!r}")
         if self.loss not in ("scored", "all"):
             raise ValueError(f"loss must be 'scored' or 'all', got {self.loss!r}")
         for name in ("steps", "hidden_dim", "batch_size", "val_every", "val_episodes", "encoder_channels"):
@@ -92,6 +106,27 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(names)}")
         return cls(**data)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device of a ``TrainConfig.device``: "auto" is CUDA when available, else the CPU; asking for CUDA
+    where there is none is an error (not a silent fall back to the CPU)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA device (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def to_cpu(value: Any) -> Any:
+    """``value`` with every tensor (in nested dicts, lists and tuples) moved to the CPU, for a device-free checkpoint."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_cpu(v) for v in value)
+    return value
 
 
 def sequence_loss(task, outputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -155,6 +190,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_model(self.task, config.cell, config.rule, config.hidden_dim, config.size_match,
                                  encoder_channels=config.encoder_channels, **config.plastic)
+        self.device = resolve_device(config.device)
+        self.model.to(self.device)  # initialised on the CPU first: the same weights on every device
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            amsgrad=True)
         self.rng = np.random.default_rng([config.seed, _TRAIN_STREAM])
@@ -177,12 +214,12 @@ class Trainer:
     def metadata(self) -> dict[str, Any]:
         state = self.model.initial_state(1)
         return {"parameters": self.model.num_parameters(), "state_floats_per_env": int(state.num_floats_per_sample()),
-                "effective_hidden_dim": self.model.config.effective_hidden_dim}
+                "effective_hidden_dim": self.model.config.effective_hidden_dim, "device": str(self.device)}
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def state_payload(self) -> dict[str, Any]:
         return {**self.identity(), "plastic_gym_version": plastic_gym.__version__, "step": self.step,
-                "state_dict": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "state_dict": to_cpu(self.model.state_dict()), "optimizer": to_cpu(self.optimizer.state_dict()),
                 "rng": {"numpy": plain(self.rng.bit_generator.state), "torch": torch.get_rng_state()},
                 "pending_losses": list(self._losses), "elapsed_s": self._elapsed,
                 "metrics": plain(self.records), "summary": plain(self.summary())}
@@ -196,6 +233,10 @@ class Trainer:
 
     def _load(self, path: str | os.PathLike) -> None:
         ckpt = load_checkpoint(path)
+        try:  # compare the model config as this version reads it (fields a file lacks get their defaults)
+            ckpt = {**ckpt, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict())}
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {path} has a damaged model config ({err})") from err
         check_matches(ckpt, self.identity(), path, ignore=RESUMABLE_CHANGES)
         try:
             self.model.load_state_dict(ckpt["state_dict"])

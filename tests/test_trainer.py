@@ -12,11 +12,11 @@ torch = pytest.importorskip("torch")
 from plastic_gym import make_task  # noqa: E402
 from plastic_gym.agents.agent import CheckpointAgent  # noqa: E402
 from plastic_gym.agents.checkpoint import CheckpointError, load_checkpoint, load_model  # noqa: E402
-from plastic_gym.agents.model import ModelConfig, build_model, outputs_to_actions  # noqa: E402
+from plastic_gym.agents.model import ModelConfig, build_model, outputs_to_actions, size_matched_hidden  # noqa: E402
 from plastic_gym.agents.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, predict, sequence_loss, train  # noqa: E402
 from plastic_gym.cli import main  # noqa: E402
 
-TINY = dict(hidden_dim=8, batch_size=8, val_episodes=16, val_every=2)
+TINY = dict(hidden_dim=8, batch_size=8, val_episodes=16, val_every=2, device="cpu")
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +132,87 @@ def test_size_matching_is_explicit():
     assert ModelConfig(**base, rule="none").effective_hidden_dim == 192
     assert ModelConfig(**base, rule="none", size_match=False).effective_hidden_dim == 128
     assert ModelConfig(**base, rule="hebbian").effective_hidden_dim == 128
-    assert ModelConfig(**base, rule="none", cell="lstm").effective_hidden_dim == 128
+    assert ModelConfig(**base, rule="none", cell="lstm").effective_hidden_dim == 192  # the paper matches LSTMs too
+    assert ModelConfig(**base, rule="hebbian", cell="lstm").effective_hidden_dim == 128
+    assert size_matched_hidden(64, "none") == 96 and size_matched_hidden(64, "gradient") == 64
+    assert size_matched_hidden(64, "none", size_match=False) == 64
+    task = make_task("PlasticAssoc-v0")
+    for cell in ("rnn", "lstm"):  # the trainer's models are sized by the same rule
+        assert build_model(task, cell, "none", hidden_dim=8).net.config.hidden_dim == 12
+    with pytest.raises(ValueError, match="nonplastic_scale"):
+        ModelConfig(**base, nonplastic_scale=0)
+
+
+def test_configs_without_a_recorded_scale_keep_their_size():
+    """A model config that does not record ``nonplastic_scale`` matched the RNN only: it is rebuilt at its size."""
+    base = dict(input="vector", input_dim=3, output_dim=1, hidden_dim=128, rule="none")
+    assert ModelConfig.from_dict({**base, "cell": "lstm"}).effective_hidden_dim == 128
+    assert ModelConfig.from_dict({**base, "cell": "rnn"}).effective_hidden_dim == 192
+    new = ModelConfig(**base, cell="lstm")
+    assert ModelConfig.from_dict(new.to_dict()) == new
+
+
+@pytest.mark.parametrize("entry", ["lstm-s0", "rnn-s0"])
+def test_committed_non_plastic_checkpoints_still_load(entry):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "baselines" / "checkpoints" / entry / "assoc.pt"
+    if not path.exists():
+        pytest.skip(f"{path} not in this checkout")
+    model, task, ckpt = load_model(path)
+    assert "nonplastic_scale" not in ckpt["model"]
+    assert model.net.config.hidden_dim == {"lstm-s0": 128, "rnn-s0": 192}[entry]
+
+
+def test_resume_of_a_checkpoint_without_a_recorded_scale(tmp_path):
+    """The model config is compared as this version reads it: a non-plastic RNN run without the field resumes, an
+    LSTM run sized by the RNN-only match is refused with the field named."""
+    for cell, ok in (("rnn", True), ("lstm", False)):
+        out = tmp_path / cell
+        train(tiny("none", steps=1, cell=cell), out, progress=False)
+        data = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+        old = {k: v for k, v in data["model"].items() if k != "nonplastic_scale"}
+        torch.save({**data, "model": {**old, "hidden_dim": 8 if cell == "rnn" else 12}}, out / "old.pt")
+        if ok:
+            assert Trainer(tiny("none", steps=2, cell=cell), out, resume=out / "old.pt", progress=False).step == 1
+        else:
+            with pytest.raises(CheckpointError, match=r"model\.(hidden_dim|nonplastic_scale)"):
+                Trainer(tiny("none", steps=2, cell=cell), out, resume=out / "old.pt", progress=False)
+
+
+def test_weight_decay_default_is_the_papers_zero():
+    assert TrainConfig("PlasticAssoc-v0").weight_decay == 0.0
+    trainer = Trainer(tiny(weight_decay=0.05), progress=False)
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.05
+    assert Trainer(tiny(), progress=False).optimizer.param_groups[0]["weight_decay"] == 0.0
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainConfig("PlasticAssoc-v0", weight_decay=-1.0)
+
+
+def test_device_choice(monkeypatch):
+    from plastic_gym.agents.trainer import resolve_device
+
+    assert TrainConfig("PlasticAssoc-v0").device == "auto"
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig("PlasticAssoc-v0", device="tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        resolve_device("cuda")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        Trainer(tiny(device="cuda:0"), progress=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_resume_may_change_the_device(tmp_path):
+    """The device is not part of a run's identity: a checkpoint resumes under another device setting."""
+    train(tiny(steps=2, device="cpu"), tmp_path, progress=False)
+    data = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert data["train"]["device"] == "cpu" and data["summary"]["device"] == "cpu"
+    torch.save({**data, "train": {**data["train"], "device": "cuda"}}, tmp_path / "other.pt")
+    assert Trainer(tiny(steps=4), tmp_path, resume=tmp_path / "other.pt", progress=False).step == 2
 
 
 def test_cli_train_smoke(tmp_path):
@@ -149,6 +229,23 @@ def test_cli_train_smoke(tmp_path):
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 7
     mismatch = [a if a != "hebbian" else "gradient" for a in resume]
     assert main(mismatch) == 2
+
+
+def test_cli_train_paper_settings(tmp_path):
+    """--weight-decay, --gradient-scale and --device reach the run's config (and its checkpoint)."""
+    out = tmp_path / "run"
+    args = ["train", "--task", "PlasticAssoc-v0", "--rule", "gradient", "--cell", "rnn", "--steps", "1", "--out",
+            str(out), "--hidden", "8", "--batch", "4", "--val-every", "1", "--val-episodes", "8", "--no-progress",
+            "--weight-decay", "0.02", "--gradient-scale", "paper", "--device", "cpu"]
+    assert main(args) == 0
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["train"]["weight_decay"] == 0.02 and ckpt["train"]["device"] == "cpu"
+    assert ckpt["model"]["plastic"] == {"gradient_scale": "paper"}
+    model, _, _ = load_model(out / "checkpoint.pt")
+    assert model.net.config.inner_loss_factor == 1 / 64
+    assert main([*args[:-6], "--force", "--plastic", "gradient_scale=sample", "--gradient-scale", "paper"]) == 2
+    assert main([*args[:-6], "--force", "--device", "gpu"]) == 2
+    assert main([*args[:-6], "--force", "--rule", "hebbian", "--gradient-scale", "paper"]) == 2
 
 
 def test_cli_module_does_not_import_torch_at_top():
