@@ -8,8 +8,9 @@ imports torch: the agents live in ``plastic_gym.agents`` (extra ``[agents]``).
 from importlib.metadata import PackageNotFoundError, version
 
 from .core.rng import KeyedRandom
+from .core.interactive import InteractiveTask, rollout
 from .core.task import PHASE_NAMES, Episodes, Task
-from .registration import ENV_IDS, make_task, register_envs, task_class
+from .registration import ENV_IDS, RL_ENV_IDS, make_task, register_envs, task_class
 
 try:
     __version__ = version("plastic-gym")
@@ -18,5 +19,5 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 register_envs()
 
-__all__ = ["ENV_IDS", "Episodes", "KeyedRandom", "PHASE_NAMES", "Task", "make_task", "register_envs", "task_class",
-           "__version__"]
+__all__ = ["ENV_IDS", "Episodes", "InteractiveTask", "KeyedRandom", "PHASE_NAMES", "RL_ENV_IDS", "Task", "make_task",
+           "register_envs", "rollout", "task_class", "__version__"]

@@ -73,7 +73,39 @@ def zeros_like_space(space: spaces.Space, batch: int) -> Obs:
     return np.zeros((batch, *space.shape), dtype=space.dtype)
 
 
-class Task(ABC):
+class Configurable:
+    """What every task family shares, whatever its episodes look like: construction from validated kwargs, the
+    ``kwargs`` it was built with, and the success rule of its primary metric. ``Task`` (SPEC section 2) and
+    ``InteractiveTask`` (section 6) both derive from it; subclasses set ``primary_metric``, ``higher_is_better`` and
+    ``success_threshold``."""
+
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = False
+    success_threshold: float
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any):
+        """Construct from keyword arguments, turning an unknown name into a ``ValueError`` that lists the valid ones."""
+        reject_unknown_kwargs(cls, kwargs)
+        return cls(**kwargs)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The task's configuration (every constructor argument), e.g. for result files and checkpoints."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def is_success(self, metrics: dict[str, np.ndarray]) -> np.ndarray:
+        """Whether each episode counts as solved: the primary metric beats ``success_threshold``."""
+        m = metrics[self.primary_metric]
+        return m >= self.success_threshold if self.higher_is_better else m <= self.success_threshold
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Task(Configurable, ABC):
     """A family of episodes, generated in batches from keys.
 
     Subclasses set the class attributes, validate their kwargs in ``__init__`` (see ``require``), build
@@ -89,19 +121,6 @@ class Task(ABC):
 
     observation_space: spaces.Space
     action_space: spaces.Space
-
-    # -- construction ------------------------------------------------------------------------------
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> Task:
-        """Construct from keyword arguments, turning an unknown name into a ``ValueError`` that lists the valid ones."""
-        reject_unknown_kwargs(cls, kwargs)
-        return cls(**kwargs)
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The task's configuration (every constructor argument), e.g. for result files and checkpoints."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
 
     # -- generation ----------------------------------------------------------------------------------
     @property
@@ -165,11 +184,6 @@ class Task(ABC):
         err = np.mean((actions.reshape(*scored.shape, -1) - episodes.target) ** 2, axis=-1, dtype=np.float64)
         return {self.primary_metric: (err * scored).sum(1) / scored.sum(1), "all_mse": err.mean(1)}
 
-    def is_success(self, metrics: dict[str, np.ndarray]) -> np.ndarray:
-        """Whether each episode counts as solved: the primary metric beats ``success_threshold``."""
-        m = metrics[self.primary_metric]
-        return m >= self.success_threshold if self.higher_is_better else m <= self.success_threshold
-
     @property
     @abstractmethod
     def success_threshold(self) -> float:
@@ -212,20 +226,23 @@ class Task(ABC):
         values[t + 1:] = np.nan
         if actions is not None:
             values[t:, -columns[-1].shape[1]:] = np.nan  # the action of step t is not taken yet
-        v = np.clip(np.nan_to_num(values), -1.0, 1.0)[..., None]
-        white, red, blue = np.array([250.0, 250, 250]), np.array([200.0, 40, 40]), np.array([40.0, 70, 200])
-        rgb = np.where(v >= 0, white + v * (red - white), white - v * (blue - white))
-        rgb[np.isnan(values)] = 225
-        rgb[:, [columns[0].shape[1], columns[0].shape[1] + columns[2].shape[1] + 1]] = 255  # separators
-        cell = 8
-        image = np.kron(rgb, np.ones((cell, cell, 1)))
-        marker = np.full((image.shape[0], cell, 3), 255.0)
-        marker[t * cell:(t + 1) * cell] = (20, 20, 20)
-        return np.concatenate([marker, image], axis=1).astype(np.uint8)
+        return value_picture(values, t, [columns[0].shape[1], columns[0].shape[1] + columns[2].shape[1] + 1])
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-        return f"{type(self).__name__}({args})"
+
+def value_picture(values: np.ndarray, t: int, separators: list[int] = ()) -> np.ndarray:
+    """A picture of a table of values ``[rows, columns]`` (one row per step), ``uint8 [H, W, 3]``: values in blue
+    (negative) to red (positive), clipped to [-1, 1]; NaN cells grey, the columns in ``separators`` white, row ``t``
+    marked on the left. The ``rgb_array`` view of tasks without a picture of their own."""
+    v = np.clip(np.nan_to_num(values), -1.0, 1.0)[..., None]
+    white, red, blue = np.array([250.0, 250, 250]), np.array([200.0, 40, 40]), np.array([40.0, 70, 200])
+    rgb = np.where(v >= 0, white + v * (red - white), white - v * (blue - white))
+    rgb[np.isnan(values)] = 225
+    rgb[:, list(separators)] = 255
+    cell = 8
+    image = np.kron(rgb, np.ones((cell, cell, 1)))
+    marker = np.full((image.shape[0], cell, 3), 255.0)
+    marker[t * cell:(t + 1) * cell] = (20, 20, 20)
+    return np.concatenate([marker, image], axis=1).astype(np.uint8)
 
 
 def check_actions(space: spaces.Space, actions: Any, batch_shape: tuple[int, ...] = (), who: str = "actions",

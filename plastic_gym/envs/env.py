@@ -36,6 +36,8 @@ class PlasticEnv(gym.Env):
     """
 
     task_class: ClassVar[type[Task]]
+    #: What steps the task's episodes: ``EpisodePlayer`` (SPEC section 2) or ``InteractivePlayer`` (section 6).
+    player_class: ClassVar[type] = EpisodePlayer
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **task_kwargs: Any):
@@ -45,7 +47,7 @@ class PlasticEnv(gym.Env):
         self.task = self.task_class.from_kwargs(**task_kwargs)
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
-        self._player = EpisodePlayer(self.task)
+        self._player = self.player_class(self.task)
         self._key: np.ndarray | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -38,6 +38,8 @@ class PlasticVectorEnv(VectorEnv):
     """
 
     task_class: ClassVar[type[Task]]
+    #: What steps the task's episodes: ``EpisodePlayer`` (SPEC section 2) or ``InteractivePlayer`` (section 6).
+    player_class: ClassVar[type] = EpisodePlayer
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None,
@@ -57,7 +59,7 @@ class PlasticVectorEnv(VectorEnv):
         self.single_action_space = self.task.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._player = EpisodePlayer(self.task)
+        self._player = self.player_class(self.task)
         self._keys: np.ndarray | None = None
         self._needs_reset = False
 
@@ -92,8 +94,9 @@ class PlasticVectorEnv(VectorEnv):
         """One text or picture per env (a tuple), as ``SyncVectorEnv`` returns them."""
         if self.render_mode == "ansi":
             return tuple(self._player.render_text(i) for i in range(self.num_envs))
-        if self.render_mode == "rgb_array" and self.episodes is not None:
-            return tuple(self._player.render_rgb(i) for i in range(self.num_envs))
+        if self.render_mode == "rgb_array":
+            frames = tuple(self._player.render_rgb(i) for i in range(self.num_envs))
+            return frames if frames[0] is not None else None  # nothing to draw before reset
         return None
 
     @property
