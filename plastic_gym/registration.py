@@ -25,6 +25,7 @@ ENV_IDS: tuple[str, ...] = tuple(_ENVS)
 #: The interactive meta-RL tasks (SPEC section 6), same layout as ``_ENVS``.
 _RL_ENVS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "PlasticBandit-v0": ("bandit", "PlasticBandit", {}),
+    "PlasticHarlow-v0": ("harlow", "PlasticHarlow", {}),
 }
 
 #: The interactive ids, in the order of the README's meta-RL table.

@@ -113,7 +113,7 @@ class InteractiveTask(Configurable, ABC):
         reward = np.asarray(reward, np.float64)
         new.update(t=t + 1, prev_action=actions, prev_reward=reward, **{"return": state["return"] + reward})
         done = new["t"] >= self.episode_length
-        obs = self.observe(new)
+        obs = np.zeros((B, *self.observation_space.shape), np.float32) if done.all() else self.observe(new)
         if done.any():
             obs[done] = 0.0
             metrics = {k: np.asarray(v, np.float64) for k, v in self.episode_metrics(new).items()}
