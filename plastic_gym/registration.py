@@ -26,6 +26,7 @@ ENV_IDS: tuple[str, ...] = tuple(_ENVS)
 _RL_ENVS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "PlasticBandit-v0": ("bandit", "PlasticBandit", {}),
     "PlasticHarlow-v0": ("harlow", "PlasticHarlow", {}),
+    "PlasticMaze-v0": ("maze", "PlasticMaze", {}),
 }
 
 #: The interactive ids, in the order of the README's meta-RL table.

@@ -22,6 +22,7 @@ CASES = [
     ("PlasticBandit-v0", {"prior": "correlated", "reversal_at": 3, "horizon": 8}),
     ("PlasticHarlow-v0", {}),
     ("PlasticHarlow-v0", {"objects": "glyphs", "n_trials": 3, "image_size": 8}),
+    ("PlasticMaze-v0", {}),
 ]
 CASE_IDS = [f"{i}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'default'}" for i, kw in CASES]
 
@@ -200,6 +201,8 @@ def test_step_before_reset_and_bad_actions_raise():
     ("PlasticHarlow-v0", {"objects": "pictures"}, "objects"),
     ("PlasticHarlow-v0", {"image_size": 4}, "image_size"),
     ("PlasticHarlow-v0", {"image_size": 65}, "image_size"),
+    ("PlasticMaze-v0", {"horizon": 0}, "horizon"),
+    ("PlasticMaze-v0", {"size": 9}, "unknown kwarg"),
 ])
 def test_bad_kwargs_raise(env_id, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -291,6 +294,68 @@ def test_harlow_slots_shuffle_and_objects_stay():
         state, obs, reward, _, info = task.advance(state, slot)
         assert (reward == 1).all() and info["correct"].all()
     assert len(set(lefts)) == 2
+
+
+def test_maze_layout_tables_match_a_plain_breadth_first_search():
+    """The vectorized all-pairs table equals a textbook BFS from every cell; next_action steps one closer."""
+    from collections import deque
+
+    from plastic_gym.tasks.maze import MOVES, layout
+
+    lay = layout()
+    assert lay.n_cells == 65 and lay.walls[0].all() and lay.walls[2, 2] and not lay.walls[1, 1]
+    index = {tuple(c): i for i, c in enumerate(lay.cells)}
+    for source in range(lay.n_cells):
+        dist, queue = {source: 0}, deque([source])
+        while queue:
+            cell = queue.popleft()
+            for step in MOVES:
+                nxt = index.get(tuple(lay.cells[cell] + step))
+                if nxt is not None and nxt not in dist:
+                    dist[nxt] = dist[cell] + 1
+                    queue.append(nxt)
+        np.testing.assert_array_equal(lay.dist[source], [dist[c] for c in range(lay.n_cells)])
+    goal = np.arange(lay.n_cells)
+    for cell in range(lay.n_cells):
+        step = lay.move[cell, lay.next_action[cell]]  # [C]
+        off = goal != cell
+        np.testing.assert_array_equal(lay.dist[step, goal][off], lay.dist[cell, goal][off] - 1)
+
+
+def test_maze_dynamics():
+    """A wall costs 0.1 and the agent stays; the reward cell pays 10 and teleports the agent to another cell."""
+    task = plastic_gym.make_task("PlasticMaze-v0")
+    lay = task.layout
+    state, obs = task.start_keys(keys(64))
+    assert (state["pos"] != state["goal"]).all()
+    np.testing.assert_array_equal(obs[:, :9], lay.view[state["pos"]])
+    north_wall = lay.blocked[state["pos"], 0]
+    after, _, reward, _, info = task.advance(state, np.zeros(64, np.int64))
+    np.testing.assert_array_equal(info["bump"], north_wall)
+    np.testing.assert_allclose(reward[north_wall], -0.1)
+    np.testing.assert_array_equal(after["pos"][north_wall], state["pos"][north_wall])
+    hits = 0
+    for _ in range(40):  # the oracle's moves: every hit pays 10 and lands elsewhere
+        before = state
+        state, _, reward, _, info = task.advance(state, lay.next_action[state["pos"], state["goal"]])
+        assert not info["bump"].any()
+        np.testing.assert_array_equal(reward, 10.0 * info["hit"])
+        assert (state["pos"] != state["goal"]).all()
+        np.testing.assert_array_equal(lay.dist[before["pos"], before["goal"]] == 1, info["hit"])
+        hits += info["hit"].sum()
+    assert hits > 64
+
+
+def test_maze_reference_scores():
+    """1000 episodes of T = 200: oracle > explorer > random walk by many standard errors (about 60, 60 and 10 per
+    episode, so 2 and 0.3 for the means), and the random walk's reward, 10 hits - 0.1 bumps, is near 0."""
+    task = plastic_gym.make_task("PlasticMaze-v0")
+    k = keys(1000, 4)
+    scores = {name: rollout(task, cls(task), k, 0) for name, cls in task.references.items()}
+    reward = {name: m["reward"].mean() for name, m in scores.items()}
+    assert reward["oracle"] > reward["explore_exploit"] + 50 > reward["no_memory"] + 100
+    assert abs(reward["no_memory"]) < 2
+    assert (scores["oracle"]["hits"] > 10).all()
 
 
 def test_ppo_learns_the_correlated_bandit(torch_one_thread):
