@@ -13,6 +13,11 @@ Peak memory: each network's first step in a fresh process of its own, as the res
 (Linux VmHWM after resetting it through /proc/self/clear_refs; ru_maxrss otherwise).
 
     python benchmarks/plastic_throughput.py [--quick] [--repeats N] [--ref-repeats N] [--skip-lstm-reference]
+                                            [--device cpu|cuda]
+
+On CUDA (``--device cuda``) every step ends with ``loss.item()``, which waits for the device, so the wall time is
+the step's time and the ratio is taken on wall times; peak memory is the device memory the step adds
+(``torch.cuda.max_memory_allocated``); the CPU time targets are not checked there.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0):
+def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, device: str = "cpu"):
     """A closure running one training step and returning its loss.
 
     ``kind``: "fast" (``PlasticNetwork``), "reference" (``ReferencePlasticNetwork``) or a network class with their
@@ -70,13 +75,13 @@ def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0):
     from plastic_gym.agents import PlasticConfig, PlasticNetwork, ReferencePlasticNetwork
 
     ep = plastic_gym.make_task(task_id).sample(64, seed)
-    x = torch.as_tensor(ep.obs, dtype=torch.float32)
-    y = torch.as_tensor(ep.target, dtype=torch.float32)
-    w = torch.as_tensor(ep.scored, dtype=torch.float32).unsqueeze(-1)
+    x = torch.as_tensor(ep.obs, dtype=torch.float32, device=device)
+    y = torch.as_tensor(ep.target, dtype=torch.float32, device=device)
+    w = torch.as_tensor(ep.scored, dtype=torch.float32, device=device).unsqueeze(-1)
     cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell, rule=rule)
     net_class = {"fast": PlasticNetwork, "reference": ReferencePlasticNetwork}.get(kind, kind)
     torch.manual_seed(seed)
-    net = net_class(cfg)
+    net = net_class(cfg).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, amsgrad=True)
 
     def train_step() -> float:
@@ -91,12 +96,17 @@ def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0):
     return train_step
 
 
-def peak_memory(kind: str, task_id: str, cell: str, rule: str) -> float:
-    """Runs in a fresh process: MB of resident memory added by the network's first training step."""
+def peak_memory(kind: str, task_id: str, cell: str, rule: str, device: str = "cpu") -> float:
+    """Runs in a fresh process: MB of resident (or CUDA device) memory added by the network's first training step."""
     import torch
 
     torch.set_num_threads(1)
-    train_step = training_step(kind, task_id, cell, rule)
+    train_step = training_step(kind, task_id, cell, rule, device=device)
+    if device != "cpu":
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        train_step()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
     rss0 = _rss_kb("VmRSS")
     if _reset_peak() and rss0 is not None:
         train_step()
@@ -108,13 +118,14 @@ def peak_memory(kind: str, task_id: str, cell: str, rule: str) -> float:
     return peak_kb / 1024.0
 
 
-def timings(task_id: str, cell: str, rule: str, repeats: int, ref_repeats: int, reference: bool) -> dict:
+def timings(task_id: str, cell: str, rule: str, repeats: int, ref_repeats: int, reference: bool,
+            device: str = "cpu") -> dict:
     """Runs in a fresh process: CPU and wall seconds per step, fast and reference steps interleaved."""
     import torch
 
     torch.set_num_threads(1)
     kinds = ["fast", "reference"] if reference else ["fast"]
-    steps = {k: training_step(k, task_id, cell, rule) for k in kinds}
+    steps = {k: training_step(k, task_id, cell, rule, device=device) for k in kinds}
     for step in steps.values():  # warm-up
         step()
     times: dict[str, dict[str, list[float]]] = {k: {"cpu": [], "wall": []} for k in kinds}
@@ -154,14 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-repeats", type=int, default=None,
                     help="timed steps of the reference, one per round of fast steps (default 5)")
     ap.add_argument("--skip-lstm-reference", action="store_true", help="the LSTM reference takes ~10 s per step")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     args = ap.parse_args(argv)
     reps = args.repeats or (2 if args.quick else 10)
     ref_reps = args.ref_repeats or (1 if args.quick else 5)
     if reps < 1 or ref_reps < 1:
         ap.error("--repeats and --ref-repeats must be >= 1")
 
+    on_cpu = args.device == "cpu"
     ctx = mp.get_context("spawn")
-    print(f"plastic training step, batch 64, hidden 128, torch threads 1, pid {os.getpid()}, "
+    print(f"plastic training step on {args.device}, batch 64, hidden 128, torch threads 1, pid {os.getpid()}, "
           f"{ref_reps} rounds of {math.ceil(reps / ref_reps)} fast steps + 1 reference step (medians); times in seconds",
           flush=True)
     header = (f"{'task':<16} {'T':>3} {'cell':<4} {'rule':<8} | {'fast cpu':>8} {'(min)':>6} | {'ref cpu':>7} {'(min)':>6} | "
@@ -172,20 +185,21 @@ def main(argv: list[str] | None = None) -> int:
     for task_id, cell, rule, target in ROWS:
         T = 20 if task_id == ASSOC else 60
         with_ref = not (cell == "lstm" and args.skip_lstm_reference)
-        t = _run_isolated(ctx, timings, task_id, cell, rule, reps, ref_reps, with_ref)
+        t = _run_isolated(ctx, timings, task_id, cell, rule, reps, ref_reps, with_ref, args.device)
         fast, ref = t["fast"], t.get("reference")
-        fast["peak_mb"] = _run_isolated(ctx, peak_memory, "fast", task_id, cell, rule)
+        fast["peak_mb"] = _run_isolated(ctx, peak_memory, "fast", task_id, cell, rule, args.device)
         if ref is not None:
-            ref["peak_mb"] = _run_isolated(ctx, peak_memory, "reference", task_id, cell, rule)
-        ratio = ref["cpu"] / fast["cpu"] if ref else float("nan")
-        ratio_min = ref["cpu_min"] / fast["cpu_min"] if ref else float("nan")
+            ref["peak_mb"] = _run_isolated(ctx, peak_memory, "reference", task_id, cell, rule, args.device)
+        key = "cpu" if on_cpu else "wall"
+        ratio = ref[key] / fast[key] if ref else float("nan")
+        ratio_min = ref["cpu_min"] / fast["cpu_min"] if ref and on_cpu else float("nan")
         verdicts = []
-        if target is not None:
+        if target is not None and on_cpu:
             ok = fast["cpu"] < target
             verdicts.append(f"<{target:g}s {'ok' if ok else 'MISSED'}")
             if not ok:
                 failures.append(f"{task_id} {cell} {rule}: {fast['cpu']:.3f}s >= {target}s")
-        if ref is not None and task_id == ASSOC and cell == "rnn":
+        if ref is not None and task_id == ASSOC and cell == "rnn" and on_cpu:
             ok = ratio >= MIN_SPEEDUP
             verdicts.append(f">={MIN_SPEEDUP:g}x {'ok' if ok else 'MISSED'}")
             if not ok:
@@ -198,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     print("cpu: the thread's CPU seconds per step, median (and min) of the repeats; wall: median wall seconds.")
     print("peak MB: resident memory added by one training step (fresh process). ratio: reference / fast CPU time,")
     print("both timed interleaved in one process.")
+    if not on_cpu:
+        print(f"on {args.device}: the ratio is reference / fast wall time, peak MB is device memory; targets are "
+              "for the CPU and not checked.")
     if failures:
         print("targets missed on this run (the machine may be shared and noisy):\n  " + "\n  ".join(failures))
     else:
