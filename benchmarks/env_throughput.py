@@ -1,11 +1,14 @@
 """Env-steps per second of the native vector env against gymnasium's SyncVectorEnv, side by side in one run.
 
-For every registered embedded id and 1, 64 and 1024 envs, both vector envs play the same number of steps
-(covering at least one full episode and its autoreset) with the same actions; the table shows steps per
-second of each and their ratio. A second table shows episodes per second of ``task.sample(64)``, the
-supervised view. Absolute numbers depend on the machine; the ratios are the point.
+For every registered embedded id (suite v0 and the meta-RL ids, plus Harlow with glyph objects) and 1, 64 and
+1024 envs, both vector envs play the same number of steps (covering at least one full episode and its autoreset)
+with the same actions; the table shows steps per second of each and their ratio. A second table shows episodes per
+second of ``task.sample(64)``, the supervised view (suite v0 only: the interactive tasks have no whole-episode
+view). Absolute numbers depend on the machine; the ratios are the point.
 
-    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--ids PlasticAssoc-v0 ...]
+    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--ids PlasticAssoc-v0 PlasticHarlow-v0:objects=glyphs ...]
+
+An id may carry kwargs after a colon, ``ID:name=value,...`` (values parsed as int when they look like one).
 """
 
 from __future__ import annotations
@@ -45,28 +48,43 @@ def sample_rate(task, batch: int = 64, min_seconds: float = 0.5) -> float:
     return n * batch / elapsed
 
 
+def parse_id(text: str) -> tuple[str, dict]:
+    """``"ID:name=value,..."`` -> (id, kwargs)."""
+    env_id, _, rest = text.partition(":")
+    kwargs = {}
+    for item in filter(None, rest.split(",")):
+        name, _, value = item.partition("=")
+        kwargs[name] = int(value) if value.lstrip("-").isdigit() else value
+    return env_id, kwargs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
-    parser.add_argument("--ids", nargs="+", default=[i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0"])
+    default = [i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0"] + list(plastic_gym.RL_ENV_IDS)
+    parser.add_argument("--ids", nargs="+", default=default + ["PlasticHarlow-v0:objects=glyphs"])
     args = parser.parse_args()
 
-    print(f"{'id':<26}{'envs':>6}{'native steps/s':>16}{'Sync steps/s':>14}{'ratio':>8}")
-    for env_id in args.ids:
-        length = plastic_gym.make_task(env_id).episode_length
+    print(f"{'id':<34}{'envs':>6}{'native steps/s':>16}{'Sync steps/s':>14}{'ratio':>8}")
+    for name in args.ids:
+        env_id, kwargs = parse_id(name)
+        length = plastic_gym.make_task(env_id, **kwargs).episode_length
         for n in args.sizes:
             steps = length + 2  # one whole episode, the autoreset step and one more
-            native = gym.make_vec(env_id, num_envs=n)
-            sync = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, disable_env_checker=True)] * n)
+            native = gym.make_vec(env_id, num_envs=n, **kwargs)
+            sync = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, disable_env_checker=True, **kwargs)] * n)
             steps_per_second(native, 2)  # warm-up (imports, caches)
             rate_native, rate_sync = steps_per_second(native, steps), steps_per_second(sync, steps)
-            print(f"{env_id:<26}{n:>6}{rate_native:>16,.0f}{rate_sync:>14,.0f}{rate_native / rate_sync:>7.1f}x", flush=True)
+            print(f"{name:<34}{n:>6}{rate_native:>16,.0f}{rate_sync:>14,.0f}{rate_native / rate_sync:>7.1f}x", flush=True)
             native.close()
             sync.close()
 
-    print(f"\n{'id':<26}{'sample(64) episodes/s':>22}")
-    for env_id in args.ids:
-        print(f"{env_id:<26}{sample_rate(plastic_gym.make_task(env_id)):>22,.0f}", flush=True)
+    print(f"\n{'id':<34}{'sample(64) episodes/s':>22}")
+    for name in args.ids:
+        env_id, kwargs = parse_id(name)
+        task = plastic_gym.make_task(env_id, **kwargs)
+        if hasattr(task, "sample"):
+            print(f"{name:<34}{sample_rate(task):>22,.0f}", flush=True)
 
 
 if __name__ == "__main__":

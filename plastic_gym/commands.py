@@ -46,7 +46,25 @@ def reference_rows(episodes: int, seed: int) -> list[dict]:
             "T": task.episode_length, "metric": task.primary_metric + (" (higher better)" if task.higher_is_better else ""),
             "no_memory": score(task.no_memory_actions(batch)), "oracle": score(task.oracle_actions(batch)),
         })
+    for env_id in tqdm(plastic_gym.RL_ENV_IDS, desc="meta-RL tasks", leave=False):
+        rows.append(interactive_row(env_id, episodes, seed))
     return rows
+
+
+def interactive_row(env_id: str, episodes: int, seed: int) -> dict:
+    """The row of an interactive task: every reference policy played (``rollout``) on the same episodes."""
+    import plastic_gym
+    from plastic_gym.core.rng import seed_keys
+
+    task = plastic_gym.make_task(env_id)
+    keys = seed_keys(seed + np.arange(episodes, dtype=object))
+    scores = {name: float(np.mean(plastic_gym.rollout(task, cls(task), keys, seed)[task.primary_metric]))
+              for name, cls in task.references.items()}
+    return {
+        "id": env_id, "obs": describe_space(task.observation_space), "action": describe_space(task.action_space),
+        "T": task.episode_length, "metric": task.primary_metric + (" (higher better)" if task.higher_is_better else ""),
+        "no_memory": scores.pop("no_memory"), "oracle": scores.pop("oracle"), "classical": scores,
+    }
 
 
 def format_table(rows: list[dict], markdown: bool = False) -> str:
@@ -64,6 +82,10 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
     fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
     notes = [f"\n{r['id']}: {r['error']}" for r in rows if "error" in r]
+    classical = [f"{r['id']}: " + ", ".join(f"{k} {v:.3f}" for k, v in r["classical"].items())
+                 for r in rows if r.get("classical")]
+    if classical:
+        notes.append("\nclassical references of the meta-RL tasks (non-privileged, same episodes):\n" + "\n".join(classical))
     return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(row) for row in body] + notes)
 
 
@@ -71,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise SystemExit("--episodes must be >= 1")
     print(format_table(reference_rows(args.episodes, args.seed), args.markdown))
-    print(f"\nno memory / oracle: mean primary metric over {args.episodes} episodes (seed {args.seed}).")
+    print(f"\nno memory / oracle: mean primary metric over {args.episodes} episodes (seed {args.seed}); meta-RL tasks:"
+          " no memory = random policy / random walk, oracle privileged.")
     return 0

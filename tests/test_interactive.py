@@ -205,12 +205,10 @@ def test_step_before_reset_and_bad_actions_raise():
     ("PlasticMaze-v0", {"size": 9}, "unknown kwarg"),
 ])
 def test_bad_kwargs_raise(env_id, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        gym.make(env_id, **kwargs)
-    with pytest.raises(ValueError, match=match):
-        gym.make_vec(env_id, num_envs=2, **kwargs)
-    with pytest.raises(ValueError, match=match):
-        plastic_gym.make_task(env_id, **kwargs)
+    """Every view validates the task kwargs: the env, the native vector env and make_task."""
+    for make in (gym.make, lambda i, **kw: gym.make_vec(i, num_envs=2, **kw), plastic_gym.make_task):
+        with pytest.raises(ValueError, match=match):
+            make(env_id, **kwargs)
 
 
 def test_non_privileged_references_read_only_obs():
@@ -376,3 +374,14 @@ def test_ppo_learns_the_correlated_bandit(torch_one_thread):
         obs, _, terminated, _, info = venv.step(model.predict(obs, deterministic=True)[0])
     assert terminated.all()
     assert info["episode_metrics"]["regret"].mean() < 0.8 * 20 / 4
+
+
+def test_tasks_command_rows_of_the_meta_rl_tasks():
+    """`plastic-gym tasks` scores every reference of an interactive task by rollout on the same episodes."""
+    from plastic_gym.commands import format_table, interactive_row
+
+    row = interactive_row("PlasticBandit-v0", 50, 0)
+    assert row["oracle"] == 0.0 and row["no_memory"] > row["classical"]["thompson"] > 0
+    assert set(row["classical"]) == {"thompson", "ucb1", "wsls", "thompson_window"}
+    text = format_table([row])
+    assert "PlasticBandit-v0" in text and "thompson_window" in text and "Discrete(2)" in text
