@@ -166,6 +166,10 @@ class InteractiveTask(Configurable, ABC):
         """One line of text for the ``ansi`` view of an observation (tasks override it with a readable form)."""
         return f"u={_fmt(obs_row[:self.feature_dim])}" if self.feature_dim else ""
 
+    def describe_state(self, state: State, i: int) -> str:
+        """What the ``ansi`` view shows of episode ``i``'s hidden state (arm probabilities, the maze, ...)."""
+        return ""
+
 
 class ReferencePolicy:
     """A reference player (SPEC section 6), vectorized over B episodes.
@@ -252,6 +256,8 @@ class InteractivePlayer:
         if self.state is None:
             return "(not started: call reset())\n"
         lines = [f"{type(self.task).__name__} episode, step {self.t}/{self.task.episode_length}"]
+        hidden = self.task.describe_state(self.state, i)
+        lines += [hidden] if hidden else []
         for s, obs in enumerate(self._obs):
             line = f"t={s:3d} {self.task.describe(obs[i])}"
             if s < len(self._actions):

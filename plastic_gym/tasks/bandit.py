@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.interactive import InteractiveTask, RandomPolicy, ReferencePolicy
 from ..core.rng import KeyedRandom
-from ..core.task import require, require_choice, require_int
+from ..core.task import _fmt, require, require_choice, require_int
 from ..envs import InteractiveEnv, InteractiveVectorEnv
 
 PRIORS = ("independent", "correlated")
@@ -96,6 +96,11 @@ class BanditTask(InteractiveTask):
         K = self.n_arms
         prev = int(np.argmax(obs_row[:K])) if obs_row[:K].any() else None
         return f"prev_arm={prev} prev_reward={obs_row[K]:.0f} t/T={obs_row[K + 1]:.2f}"
+
+    def describe_state(self, state, i):
+        reversal = int(state["reversal_at"][i])
+        return (f"p={_fmt(state['p'][i])}" + (f", reversed from t={reversal}" if reversal < self.horizon else "")
+                + f", regret so far {state['regret'][i]:.2f}")
 
 
 # -- references -----------------------------------------------------------------------------------------------------

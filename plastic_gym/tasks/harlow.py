@@ -101,6 +101,10 @@ class HarlowTask(InteractiveTask):
         return (f"left={show(obs_row[:D])} right={show(obs_row[D:2 * D])} prev_slot={prev} "
                 f"prev_reward={obs_row[2 * D + 2]:.0f}")
 
+    def describe_state(self, state, i):
+        slots = "".join("LR"[s] for s in state["swap"][i])
+        return f"rewarded object's slot per trial: {slots}"
+
 
 # -- references -----------------------------------------------------------------------------------------------------
 class HarlowOracle(ReferencePolicy):

@@ -146,6 +146,12 @@ class MazeTask(InteractiveTask):
         name = ACTION_NAMES[int(np.argmax(prev))] if prev.any() else None
         return f"view={view} prev_action={name} prev_reward={obs_row[13]:+.1f}"
 
+    def describe_state(self, state, i):
+        """The maze with the agent (A) and the reward cell (R)."""
+        cells = self.layout.cells
+        marks = {tuple(cells[state["goal"][i]]): "R", tuple(cells[state["pos"][i]]): "A"}
+        return self.layout.text(marks) + f"\nhits so far: {int(state['hits'][i])}"
+
 
 # -- references -----------------------------------------------------------------------------------------------------
 class MazeOracle(ReferencePolicy):
