@@ -1,0 +1,132 @@
+"""The terminal table of ``plastic-gym evaluate`` (``leaderboard.evaluate.table``): agents as rows, tasks as columns,
+within the width, every value in its own agent's row and task's column."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from plastic_gym.leaderboard.evaluate import _wrap, table
+
+SUBMISSIONS = Path(__file__).resolve().parents[1] / "leaderboard" / "submissions"
+
+
+def default_suite_doc() -> dict:
+    """The committed submissions of suite v0 as one result document (7 tasks, every entry of the board)."""
+    docs = [json.loads(p.read_text()) for p in sorted(SUBMISSIONS.glob("*.json"))]
+    docs = [d for d in docs if d["suite"]["name"] == "v0"]
+    if len(docs) < 3:
+        pytest.skip("the committed suite v0 submissions are not in this checkout")
+    return {**docs[0], "agents": [a for d in docs for a in d["agents"]]}
+
+
+def score(value: float, normalized: float) -> dict:
+    return {"score": value, "normalized": normalized, "interval": [normalized - 0.1, normalized + 0.1]}
+
+
+def synthetic_doc(task_names: list[str], higher: list[bool], agents: list[dict]) -> dict:
+    """A result document with the fields ``table`` reads; ``agents``: name, normalized per task, flags."""
+    tasks = [{"name": n, "primary_metric": "mean_reward" if h else "regret_per_step", "higher_is_better": h,
+              "references": {"no_memory": [0.5, 0.7], "oracle": [2.0, 2.0]}} for n, h in zip(task_names, higher)]
+    out = []
+    for a in agents:
+        norm = a["normalized"]
+        iqm = sum(norm) / len(norm)
+        out.append({"metadata": {"name": a["name"], "privileged": a.get("privileged", False),
+                                 "reference": a.get("reference", False)},
+                    "runs": [{n: {"fallback": n in a.get("fallback", ())} for n in task_names}],
+                    "scores": {"iqm": {"value": iqm, "interval": [iqm - 0.05, iqm + 0.05]},
+                               "mean": {"value": iqm, "interval": [iqm - 0.05, iqm + 0.05]},
+                               "tasks": {n: score(10 + x, x) for n, x in zip(task_names, norm)}}})
+    return {"tasks": tasks, "agents": out}
+
+
+def normalized_rows(text: str, names: list[str]) -> dict[str, list[str]]:
+    """Agent name -> the cells of its rows in the normalized table, in block order (the name column removed)."""
+    part = text.split("raw primary metric")[0]
+    rows: dict[str, list[str]] = {n: [] for n in names}
+    for line in part.splitlines():
+        for n in names:
+            if re.match(rf"^(! |~ )?{re.escape(n)}(\s|$)", line):
+                rows[n] += line[line.index(n) + len(n):].split()
+    return rows
+
+
+def test_default_suite_fits_120_columns_with_every_agent_and_task():
+    doc = default_suite_doc()
+    text = table(doc)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 120
+    assert len(doc["agents"]) >= 15 and len(doc["tasks"]) == 7
+    names = [a["metadata"]["name"] for a in doc["agents"]]
+    rows = normalized_rows(text, names)
+    tasks = [t["name"] for t in doc["tasks"]]
+    for a in doc["agents"]:
+        cells = rows[a["metadata"]["name"]]
+        iqm = a["scores"]["iqm"]
+        # IQM, its interval (two tokens), the mean, then one cell per task in the suite's order
+        assert cells[0] == f"{iqm['value']:+.3f}" and cells[3] == f"{a['scores']['mean']['value']:+.3f}"
+        assert cells[1:3] == [f"[{iqm['interval'][0]:+.2f},", f"{iqm['interval'][1]:+.2f}]"]
+        assert cells[4:] == [f"{a['scores']['tasks'][t]['normalized']:+.3f}" for t in tasks]
+    for t in doc["tasks"]:
+        header = "\n".join(lines)
+        assert all(piece in header for piece in _wrap(t["name"], "-")) and t["primary_metric"] in header
+    # the oracle is privileged: after the ranked rows, marked
+    assert "! oracle" in text and "privileged" in text.splitlines()[-1]
+    ranked = [line.split()[0] for line in lines[:lines.index("") + 30] if line.split() and line.split()[0] in names]
+    iqms = {a["metadata"]["name"]: a["scores"]["iqm"]["value"] for a in doc["agents"]}
+    assert ranked[: len(names) - 1] == sorted(ranked[: len(names) - 1], key=lambda n: -iqms[n])
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 200])
+def test_every_width_is_kept_and_nothing_is_lost(width):
+    doc = default_suite_doc()
+    text = table(doc, width=width)
+    assert max(map(len, text.splitlines())) <= width
+    names = [a["metadata"]["name"] for a in doc["agents"]]
+    rows = normalized_rows(text, names)
+    assert all(len(cells) == 4 + len(doc["tasks"]) for cells in rows.values()), rows
+    if width >= 200:
+        assert text.count("\nagent") == 2  # one block per table
+
+
+def test_mixed_directions_unranked_rows_and_fallbacks():
+    """An rl-v0-like suite: six tasks, higher- and lower-is-better metrics mixed, a privileged oracle and a classical
+    reference (unranked, after the ranked agents), a fallback cell."""
+    names = ["bandit-2arm", "bandit-10arm-long-horizon", "harlow", "harlow-noisy", "maze", "maze-large"]
+    higher = [False, False, True, True, True, True]
+    agents = [{"name": "oracle", "normalized": [1.0] * 6, "privileged": True},
+              {"name": "weak", "normalized": [0.1] * 6, "fallback": ["maze"]},
+              {"name": "thompson-sampling", "normalized": [0.9] * 6, "reference": True},
+              {"name": "strong", "normalized": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1]}]
+    doc = synthetic_doc(names, higher, agents)
+    text = table(doc, width=100)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 100
+    first = {n: next(i for i, line in enumerate(lines) if re.match(rf"^{re.escape(n)}\s", line))
+             for n in ("strong", "weak", "! oracle", "~ thompson-sampling")}
+    assert first["strong"] < first["weak"] < first["! oracle"] < first["~ thompson-sampling"]  # ranked, then unranked
+    assert set(lines[first["weak"] + 1]) == {"-"}  # a rule between the ranked and the unranked rows
+    legend = text[text.index("unranked rows"):]
+    assert "! = privileged" in legend and "~ = classical reference" in legend
+    rows = normalized_rows(text, ["strong", "weak"])
+    assert rows["strong"][4:] == ["+0.600", "+0.500", "+0.400", "+0.300", "+0.200", "+0.100"]
+    assert rows["weak"][4:] == ["+0.100"] * 4 + ["+0.100*", "+0.100"]
+    raw = text[text.index("raw primary metric"):]
+    assert raw.count("(lower)") == 2 and raw.count("(higher)") == 4
+    assert "regret_per_" in raw and "mean_reward" in raw
+    assert re.search(r"\(no-memory reference\)\s+0\.6(\s+0\.6){5}", raw)
+    assert re.search(r"\(oracle reference\)\s+2(\s+2){5}", raw)
+
+
+def test_long_names_are_cut_and_narrow_widths_refused():
+    long = "an-agent-with-a-very-long-name-that-goes-on-and-on-and-on-for-ever"[:64]
+    doc = synthetic_doc(["copy"], [False], [{"name": long, "normalized": [0.5]}])
+    text = table(doc, width=60)
+    assert max(map(len, text.splitlines())) <= 60
+    assert long not in text and long[:20] in text and "~" in text
+    with pytest.raises(ValueError, match="at least 60"):
+        table(doc, width=40)
