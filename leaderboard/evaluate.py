@@ -69,9 +69,33 @@ def make_env(task: SuiteTask, episodes: int, runtime_kwargs: dict[str, Any] | No
     return env, obs
 
 
-def reference_metrics(task, episodes) -> dict[str, np.ndarray]:
-    """Per-episode primary metric of the no-memory and oracle references on ``episodes``."""
+#: Seed of the random numbers of the interactive tasks' no-memory reference (a random policy): fixed, so that a
+#: result file's references can be replayed exactly, and shared with the ``no-memory`` agent, which therefore plays
+#: the same actions and scores exactly 0.
+REFERENCE_POLICY_SEED = 0
+
+
+def is_interactive(task) -> bool:
+    """Whether ``task`` is an interactive (meta-RL) task (SPEC section 6), played by policies rather than read from
+    pre-generated episodes."""
+    return getattr(task, "kind", None) == "interactive"
+
+
+def reference_metrics(task, env) -> dict[str, np.ndarray]:
+    """Per-episode primary metric of the no-memory and oracle references on the episodes ``env`` was reset to.
+
+    Suite-v0 tasks: the references' actions are computed from the episodes (``task.no_memory_actions``,
+    ``task.oracle_actions``). Interactive tasks: the task's ``"no_memory"`` and ``"oracle"`` reference policies play
+    the same episode keys (``rollout``), the random policy with ``REFERENCE_POLICY_SEED``.
+    """
     m = task.primary_metric
+    if is_interactive(task):
+        from plastic_gym.core.interactive import rollout
+
+        keys = env.state["keys"]
+        return {name: rollout(task, task.references[name](task), keys, REFERENCE_POLICY_SEED)[m]
+                for name in ("no_memory", "oracle")}
+    episodes = env.episodes
     return {"no_memory": task.episode_metrics(task.no_memory_actions(episodes), episodes)[m],
             "oracle": task.episode_metrics(oracle_actions(task, episodes), episodes)[m]}
 
@@ -84,7 +108,7 @@ def play(agent, env, obs, progress=None) -> dict[str, np.ndarray]:
     n = env.num_envs
     state = agent.reset(n)
     episode_start = np.ones(n, dtype=bool)
-    length = env.episodes.length
+    length = env.task.episode_length
     info: dict[str, Any] = {}
     for _ in range(length):
         actions, state = agent.act(obs, state, episode_start)
@@ -131,7 +155,7 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
             bar.set_postfix_str(t.name)
             env, obs0 = make_env(t, n, runtime_kwargs)
             task = env.task
-            refs = reference_metrics(task, env.episodes)
+            refs = reference_metrics(task, env)
             task_entries.append({
                 "name": t.name, "env_id": t.env_id, "kwargs": t.kwargs, "episodes": n, "seed": t.seed,
                 "primary_metric": task.primary_metric, "higher_is_better": bool(task.higher_is_better),
