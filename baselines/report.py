@@ -1,8 +1,10 @@
 """Tables of the committed baseline results, for ``RESULTS.md``: ``python -m plastic_gym.baselines.report``.
 
-Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled), two markdown tables: the
-normalized score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, and the raw primary metric
-of every task. Cells give the mean over seeds, then each seed.
+Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled), markdown tables: the normalized
+score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, the raw primary metric of every task,
+and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
+paper's metric for regression and cue-reward, the error over every step of the episode). Cells give the mean over
+seeds, then each seed.
 """
 
 from __future__ import annotations
@@ -56,6 +58,40 @@ def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
                       *norm, "", "Raw primary metric on the suite's episodes:", "", *raw])
 
 
+def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], metrics: list[str]) -> str:
+    """Per entry, each task's primary metric (``primary``: task -> its name, in column order) and then each of
+    ``metrics`` that the results record for it (the means over the task's episodes, ``runs[0][task]["means"]``).
+    Tasks where no entry records any of ``metrics`` are left out; a cell is "-" where an entry lacks the metric."""
+    order = sorted(results, key=lambda n: -np.mean([a["scores"]["iqm"]["value"] for a in results[n].values()]))
+    columns: list[tuple[str, str]] = []
+    for t, name in primary.items():
+        recorded = {m for seeds in results.values() for a in seeds.values() for m in a["runs"][0][t].get("means", {})}
+        extra = [m for m in metrics if m in recorded and m != name]
+        columns += [(t, name)] + [(t, m) for m in extra] if extra else []
+    if not columns:
+        return f"(no result records {', '.join(metrics)})"
+    lines = ["| entry (seeds) | " + " | ".join(f"{t} `{m}`" for t, m in columns) + " |", "|---|" + "---|" * len(columns)]
+    for name in order:
+        seeds = sorted(results[name])
+        cells = []
+        for t, m in columns:
+            means = [results[name][s]["runs"][0][t].get("means", {}) for s in seeds]
+            cells.append(_cell([x[m] for x in means], 3) if all(m in x for x in means) else "-")
+        lines.append(f"| {name} ({', '.join(map(str, seeds))}) | " + " | ".join(cells) + " |")
+    return "\n".join([f"Primary metric beside {', '.join(metrics)} (means over each task's evaluation episodes):", "",
+                      *lines])
+
+
+def primary_metrics(result_dir: Path, task_names: list[str]) -> dict[str, str]:
+    """Task -> name of its primary metric, as recorded in the result files (in the order of ``task_names``)."""
+    from plastic_gym.leaderboard.results import read_json
+
+    found: dict[str, str] = {}
+    for path in sorted(Path(result_dir).glob("*.json")):
+        found.update({t["name"]: t["primary_metric"] for t in read_json(path)["tasks"]})
+    return {t: found[t] for t in task_names if t in found}
+
+
 def training_seconds(entry_dir: Path) -> dict[str, float]:
     """Task -> wall seconds its model took to train, as recorded in an entry folder (the supervised trainer's
     ``elapsed_s``, the RL recipes' ``train_seconds``; tasks without a record are left out)."""
@@ -87,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULT_DIR, help="folder of result files")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR, help="folder of entry folders")
+    parser.add_argument("--metrics", nargs="+", default=["all_mse"],
+                        help="metrics shown beside each task's primary metric (default: all_mse, the paper's)")
     args = parser.parse_args(argv)
     from plastic_gym.leaderboard.suite import load_suite
 
@@ -94,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     suites = {load_recipe(n).suite for n in results if n in available()} or {"v0"}
     names = load_suite(sorted(suites)[0]).task_names
     print(tables(results, names))
+    print()
+    print(metric_table(results, primary_metrics(args.results, names), args.metrics))
     print()
     print(time_table(args.checkpoints, names))
     return 0

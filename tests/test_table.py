@@ -130,3 +130,23 @@ def test_long_names_are_cut_and_narrow_widths_refused():
     assert long not in text and long[:20] in text and "~" in text
     with pytest.raises(ValueError, match="at least 60"):
         table(doc, width=40)
+
+
+def test_baseline_report_shows_all_mse_beside_the_primary_metric():
+    """``baselines/report.py``'s claims table: the paper's ``all_mse`` next to each task's primary metric, the mean
+    over seeds then each seed, "-" where a result lacks it, tasks without it left out."""
+    from plastic_gym.baselines.report import metric_table
+
+    def agent(iqm: float, means: dict) -> dict:
+        return {"scores": {"iqm": {"value": iqm}}, "runs": [{t: {"means": m} for t, m in means.items()}]}
+
+    results = {"a": {0: agent(0.5, {"reg": {"test_mse": 0.2, "all_mse": 0.4}, "acc": {"accuracy": 0.9}}),
+                     1: agent(0.4, {"reg": {"test_mse": 0.4, "all_mse": 0.6}, "acc": {"accuracy": 0.7}})},
+               "b": {0: agent(0.9, {"reg": {"test_mse": 0.1}, "acc": {"accuracy": 0.5}})}}
+    text = metric_table(results, {"reg": "test_mse", "acc": "accuracy"}, ["all_mse"])
+    lines = text.splitlines()
+    assert lines[2] == "| entry (seeds) | reg `test_mse` | reg `all_mse` |"
+    assert lines[4] == "| b (0) | 0.100 | - |"  # ranked by IQM; b's file lacks all_mse
+    assert lines[5] == "| a (0, 1) | 0.300 (0.200 / 0.400) | 0.500 (0.400 / 0.600) |"
+    assert "accuracy" not in text
+    assert "no result records" in metric_table(results, {"acc": "accuracy"}, ["all_mse"])
