@@ -66,7 +66,7 @@ def test_check_env_and_render_modes(env_id, kwargs):
     for mode in [None, "ansi", "rgb_array"]:
         env = gym.make(env_id, render_mode=mode, **kwargs)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*symmetric and normalized space.*")
+            warnings.simplefilter("error")  # the spaces are exact: no checker warning either
             check_env(env.unwrapped)
         if mode is not None:
             env.reset(seed=0)
@@ -342,6 +342,17 @@ def test_maze_dynamics():
         np.testing.assert_array_equal(lay.dist[before["pos"], before["goal"]] == 1, info["hit"])
         hits += info["hit"].sum()
     assert hits > 64
+
+
+def test_maze_picture_shows_agent_and_reward_cell():
+    env = gym.make("PlasticMaze-v0", render_mode="rgb_array")
+    env.reset(seed=1)
+    env.step(1)
+    frame, state, lay = env.render(), env.unwrapped.state, env.unwrapped.task.layout
+    cells = frame[8::16, 8::16]  # one pixel per maze cell
+    assert cells.shape == (11, 11, 3) and (cells[lay.walls] == 60).all()
+    np.testing.assert_array_equal(cells[tuple(lay.cells[state["pos"][0]])], (210, 50, 50))
+    np.testing.assert_array_equal(cells[tuple(lay.cells[state["goal"][0]])], (60, 170, 80))
 
 
 def test_maze_reference_scores():

@@ -170,6 +170,11 @@ class InteractiveTask(Configurable, ABC):
         """What the ``ansi`` view shows of episode ``i``'s hidden state (arm probabilities, the maze, ...)."""
         return ""
 
+    def picture(self, state: State, i: int) -> np.ndarray | None:
+        """A picture of episode ``i`` now (``uint8 [H, W, 3]``) for the ``rgb_array`` view, or None: then the view
+        draws the observations, actions and rewards so far."""
+        return None
+
 
 class ReferencePolicy:
     """A reference player (SPEC section 6), vectorized over B episodes.
@@ -269,6 +274,9 @@ class InteractivePlayer:
         """A picture of episode ``i`` so far: one row per step, the observation, then onehot(action) and reward."""
         if self.state is None:
             return None
+        own = self.task.picture(self.state, i)
+        if own is not None:
+            return own
         T, D, K = self.task.episode_length, self.task.observation_space.shape[0], self.task.n_actions
         values = np.full((T, D + 1 + K + 1), np.nan)
         values[:len(self._obs), :D] = np.stack([o[i] for o in self._obs])

@@ -152,6 +152,14 @@ class MazeTask(InteractiveTask):
         marks = {tuple(cells[state["goal"][i]]): "R", tuple(cells[state["pos"][i]]): "A"}
         return self.layout.text(marks) + f"\nhits so far: {int(state['hits'][i])}"
 
+    def picture(self, state, i):
+        """The maze, 16 pixels a cell: walls dark, the reward cell green, the agent red."""
+        rgb = np.where(self.layout.walls[..., None], np.uint8(60), np.uint8(235)).repeat(3, -1)
+        cells = self.layout.cells
+        rgb[tuple(cells[state["goal"][i]])] = (60, 170, 80)
+        rgb[tuple(cells[min(state["pos"][i], self.layout.n_cells - 1)])] = (210, 50, 50)
+        return np.kron(rgb, np.ones((16, 16, 1), np.uint8))
+
 
 # -- references -----------------------------------------------------------------------------------------------------
 class MazeOracle(ReferencePolicy):
