@@ -20,6 +20,7 @@ __all__ += ["CheckpointAgent", "CheckpointError", "Conv4Encoder", "ModelConfig",
 # sb3 (helper-6)
 from .ppo import PlasticDictRolloutBuffer, PlasticPPO, PlasticRolloutBuffer, make_plastic_vec_env
 from .sb3_policy import ImageLabelExtractor, PlasticCore, PlasticRecurrentPolicy
+from .vec_env import NativeVecEnv, make_native_vec_env
 
-__all__ += ["ImageLabelExtractor", "PlasticCore", "PlasticDictRolloutBuffer", "PlasticPPO", "PlasticRecurrentPolicy",
-            "PlasticRolloutBuffer", "make_plastic_vec_env"]
+__all__ += ["ImageLabelExtractor", "NativeVecEnv", "PlasticCore", "PlasticDictRolloutBuffer", "PlasticPPO",
+            "PlasticRecurrentPolicy", "PlasticRolloutBuffer", "make_native_vec_env", "make_plastic_vec_env"]

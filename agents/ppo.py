@@ -5,13 +5,15 @@ states per step) so that it can cut the rollout into short sequences. A plastic 
 every layer (tens of thousands of floats per sample), so that buffer is ``n_steps x n_envs x 4 x state`` floats:
 about 0.25 GiB at n_steps=128 and 4 GiB at n_steps=2048 with 8 envs and 128 hidden units.
 
-``PlasticPPO`` keeps only the (packed) state of each env at the start of the rollout. Training replays whole per-env
-sequences from those states: minibatches are sets of envs, each run over all ``n_steps`` steps (or over windows of
-``bptt_steps`` with the state carried forward detached: truncated BPTT), rows are zeroed at episode starts inside the
-replay exactly as during collection, and the gradient flows through the plastic updates back to the rollout start
-(or window start). Episodes longer than a rollout are therefore trained with truncated BPTT at rollout boundaries.
-Storage per rollout: the usual per-step PPO arrays (obs, action, reward, value, log-prob, advantage, return, start
-flag) plus ``n_envs`` states, independent of the state size times n_steps.
+``PlasticPPO`` keeps only the (packed) state of each env at the start of the rollout (``agents/ppo_buffers.py``).
+Its update works on *windows*: every env's rollout is cut at its episode starts and into pieces of at most
+``bptt_steps`` steps (``plan_windows``). At the start of each epoch one no-grad pass of the sequence form over the
+whole rollout, from the stored rollout-start states and with the episode resets of collection, recomputes the state
+at every window that starts mid-episode (transient: freed after the epoch); windows that start an episode start from
+F_0 = 0, h_0 = 0. A minibatch is a random set of windows (about ``batch_size`` steps in all), run as ONE call of the
+parallel-over-time form (no resets inside a window, so no cuts), padded to its longest window and masked. The
+gradient is BPTT truncated at the window starts: inside a window it flows through the plastic updates back to the
+window's start state, which is treated as a constant.
 
 Everything else is SB3's ``OnPolicyAlgorithm``: ``learn`` (callbacks, logger, ``progress_bar``), ``predict(obs, state,
 episode_start, deterministic)`` (the policy's, as for ``RecurrentPPO``), ``save``/``load``, ``evaluate_policy``.
@@ -21,14 +23,12 @@ computed from the state after the last step, as in ``RecurrentPPO``.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
-from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
@@ -36,101 +36,25 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
+from .ppo_buffers import PlasticDictRolloutBuffer, PlasticRolloutBuffer, WindowBatch, Windows, plan_windows
 from .sb3_policy import PlasticRecurrentPolicy
+from .state import PlasticState
 
-__all__ = ["PlasticPPO", "make_plastic_vec_env", "PlasticRolloutBuffer", "PlasticDictRolloutBuffer", "SequenceSamples"]
+__all__ = ["PlasticPPO", "make_plastic_vec_env", "ppo_loss", "PlasticRolloutBuffer", "PlasticDictRolloutBuffer"]
 
 SelfPlasticPPO = TypeVar("SelfPlasticPPO", bound="PlasticPPO")
 
 
-class SequenceSamples(NamedTuple):
-    """A minibatch of whole per-env sequences, sequence-major (row ``i * T + t`` is env i, step t)."""
-
-    observations: th.Tensor | dict[str, th.Tensor]
-    actions: th.Tensor
-    old_values: th.Tensor
-    old_log_prob: th.Tensor
-    advantages: th.Tensor
-    returns: th.Tensor
-    episode_starts: th.Tensor
-    start_state: tuple[th.Tensor, th.Tensor]  # packed (h, c), each [1, n_seq, hidden_size]
-    n_seq: int
-
-
-class _SequenceBufferMixin:
-    """Adds the per-env start states and a generator of env minibatches to an SB3 rollout buffer."""
-
-    def _init_state(self, state_size: int) -> None:
-        self.state_size = int(state_size)
-        self.start_h = np.zeros((self.n_envs, self.state_size), np.float32)
-        self.start_c = np.zeros((self.n_envs, self.state_size), np.float32)
-
-    def set_start_state(self, state: tuple[th.Tensor, th.Tensor]) -> None:
-        """Store the packed state ``(h, c)`` of every env before the first step of this rollout."""
-        self.start_h[:] = state[0][0].detach().cpu().numpy()
-        self.start_c[:] = state[1][0].detach().cpu().numpy()
-
-    def storage_arrays(self) -> dict[str, np.ndarray]:
-        """Every array this buffer keeps, by name (the rollout storage measured by ``benchmarks/ppo_memory.py``)."""
-        arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        if isinstance(getattr(self, "observations", None), dict):
-            arrays.update({f"observations.{k}": v for k, v in self.observations.items()})
-        return arrays
-
-    def _sequences(self, array: np.ndarray, envs: np.ndarray, t0: int, t1: int) -> th.Tensor:
-        """``array [n_steps, n_envs, ...]`` -> rows ``[len(envs) * (t1 - t0), ...]`` in sequence-major order."""
-        part = array[t0:t1, envs].swapaxes(0, 1)
-        return self.to_torch(part.reshape(-1, *part.shape[2:]))
-
-    def samples(self, envs: np.ndarray, t0: int = 0, t1: int | None = None) -> SequenceSamples:
-        """Steps ``t0:t1`` of the sequences of ``envs`` (the start state is that of step 0; windows after the first
-        get their state from the previous window's replay)."""
-        t1 = self.buffer_size if t1 is None else t1
-        if isinstance(self.observations, dict):
-            obs = {k: self._sequences(v, envs, t0, t1) for k, v in self.observations.items()}
-        else:
-            obs = self._sequences(self.observations, envs, t0, t1)
-        seq = lambda a: self._sequences(a, envs, t0, t1)  # noqa: E731
-        state = (self.to_torch(self.start_h[envs])[None], self.to_torch(self.start_c[envs])[None])
-        return SequenceSamples(obs, seq(self.actions), seq(self.values).flatten(), seq(self.log_probs).flatten(),
-                               seq(self.advantages).flatten(), seq(self.returns).flatten(),
-                               seq(self.episode_starts).flatten(), state, len(envs))
-
-    def env_batches(self, envs_per_batch: int) -> Generator[np.ndarray, None, None]:
-        """A random partition of the envs into minibatches of ``envs_per_batch`` (the last may be smaller)."""
-        order = np.random.permutation(self.n_envs)
-        for start in range(0, self.n_envs, envs_per_batch):
-            yield order[start : start + envs_per_batch]
-
-
-class PlasticRolloutBuffer(_SequenceBufferMixin, RolloutBuffer):
-    """SB3's ``RolloutBuffer`` (per-step data) plus one packed state per env: the state at the rollout start."""
-
-    def __init__(self, buffer_size: int, observation_space: spaces.Space, action_space: spaces.Space, state_size: int,
-                 device: th.device | str = "auto", gae_lambda: float = 1, gamma: float = 0.99, n_envs: int = 1):
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
-        self._init_state(state_size)
-
-
-class PlasticDictRolloutBuffer(_SequenceBufferMixin, DictRolloutBuffer):
-    """``PlasticRolloutBuffer`` for Dict observations."""
-
-    def __init__(self, buffer_size: int, observation_space: spaces.Dict, action_space: spaces.Space, state_size: int,
-                 device: th.device | str = "auto", gae_lambda: float = 1, gamma: float = 0.99, n_envs: int = 1):
-        super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
-        self._init_state(state_size)
-
-
 class PlasticPPO(OnPolicyAlgorithm):
-    """PPO (clip) for ``PlasticRecurrentPolicy`` with O(n_envs) state storage and replayed per-env sequences.
+    """PPO (clip) for ``PlasticRecurrentPolicy`` with O(n_envs) state storage, trained on windows of the rollout.
 
     Arguments are those of ``sb3_contrib.RecurrentPPO`` except:
 
-    :param batch_size: transitions per minibatch; a minibatch is ``max(1, batch_size // n_steps)`` whole env
-        sequences. ``None``: a quarter of the envs (at least one) per minibatch.
-    :param bptt_steps: window of truncated BPTT inside a rollout (the state is carried detached from one window to
-        the next and each window is backpropagated on its own, so training memory grows with ``bptt_steps``, not
-        ``n_steps``). ``None``: whole rollouts.
+    :param batch_size: env steps per minibatch (a minibatch holds whole windows: the rollout's windows are shuffled
+        and split into ``round(n_envs * n_steps / batch_size)`` minibatches). At least the window length.
+        ``None``: a quarter of the rollout per minibatch.
+    :param bptt_steps: the longest window (truncated BPTT: the gradient stops at a window's start state). Windows
+        also start at every episode start. ``None``: windows as long as the rollout (only episode starts cut).
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -158,7 +82,7 @@ class PlasticPPO(OnPolicyAlgorithm):
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
-        bptt_steps: int | None = None,
+        bptt_steps: int | None = 32,
         target_kl: float | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -175,11 +99,13 @@ class PlasticPPO(OnPolicyAlgorithm):
             verbose=verbose, seed=seed, device=device, _init_setup_model=False,
             supported_action_spaces=(spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary),
         )
-        if batch_size is not None and batch_size < n_steps:
-            raise ValueError(f"batch_size must be at least n_steps={n_steps} (a minibatch holds whole env sequences), "
-                             f"got {batch_size}")
-        if bptt_steps is not None and bptt_steps < 1:
-            raise ValueError(f"bptt_steps must be a positive int or None, got {bptt_steps}")
+        if bptt_steps is not None and (isinstance(bptt_steps, bool) or not isinstance(bptt_steps, int)
+                                       or bptt_steps < 1):
+            raise ValueError(f"bptt_steps must be a positive int or None, got {bptt_steps!r}")
+        window = n_steps if bptt_steps is None else min(bptt_steps, n_steps)
+        if batch_size is not None and batch_size < window:
+            raise ValueError(f"batch_size must be at least the window length {window} (min(bptt_steps, n_steps); a "
+                             f"minibatch holds whole windows), got {batch_size}")
         self.batch_size = batch_size
         self.n_epochs = n_epochs
         self.clip_range = clip_range
@@ -192,11 +118,15 @@ class PlasticPPO(OnPolicyAlgorithm):
             self._setup_model()
 
     @property
-    def envs_per_batch(self) -> int:
-        """Env sequences per minibatch."""
-        if self.batch_size is None:
-            return max(1, self.n_envs // 4)
-        return max(1, min(self.n_envs, self.batch_size // self.n_steps))
+    def window_steps(self) -> int:
+        """The longest window of the update: ``min(bptt_steps, n_steps)``."""
+        return self.n_steps if self.bptt_steps is None else min(self.bptt_steps, self.n_steps)
+
+    @property
+    def n_minibatches(self) -> int:
+        """Minibatches per epoch."""
+        total = self.n_steps * self.n_envs
+        return 4 if self.batch_size is None else max(1, round(total / self.batch_size))
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
@@ -227,13 +157,13 @@ class PlasticPPO(OnPolicyAlgorithm):
         rollout_buffer.reset()
         rollout_buffer.set_start_state(self._last_lstm_states.pi)
         callback.on_rollout_start()
-        state = self._last_lstm_states.pi
+        core = self.policy.core
+        state = core.unpack(self._last_lstm_states.pi)  # kept unpacked through the rollout, packed at its end
         while n_steps < n_rollout_steps:
             with th.no_grad():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)
                 episode_starts = th.tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-                actions, values, log_probs, states = self.policy(obs_tensor, RNNStates(state, state), episode_starts)
-            state = states.pi
+                actions, values, log_probs, state = self.policy.act(obs_tensor, state, episode_starts)
             actions = actions.cpu().numpy()
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -242,6 +172,8 @@ class PlasticPPO(OnPolicyAlgorithm):
             self.num_timesteps += env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
+                packed = core.pack(state)
+                self._last_lstm_states = RNNStates(packed, packed)
                 return False
             self._update_info_buffer(infos, dones)
             n_steps += 1
@@ -251,18 +183,18 @@ class PlasticPPO(OnPolicyAlgorithm):
             rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, values, log_probs)
             self._last_obs = new_obs
             self._last_episode_starts = dones
-            self._last_lstm_states = RNNStates(state, state)
 
+        packed = core.pack(state)
+        self._last_lstm_states = RNNStates(packed, packed)
         with th.no_grad():
             episode_starts = th.tensor(dones, dtype=th.float32, device=self.device)
-            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device), state, episode_starts)
+            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device), packed, episode_starts)
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
 
-    def _truncation_values(self, dones: np.ndarray, infos: list[dict],
-                           state: tuple[th.Tensor, th.Tensor]) -> np.ndarray:
+    def _truncation_values(self, dones: np.ndarray, infos: list[dict], state: PlasticState) -> np.ndarray:
         """``V(terminal obs)`` for the envs whose episode was cut by a time limit (0 elsewhere): the value of the
         observation the env would have shown next, read with the state after the last step (one batched call)."""
         out = np.zeros(len(dones), np.float32)
@@ -277,65 +209,55 @@ class PlasticPPO(OnPolicyAlgorithm):
             batch = np.stack(terminal)
         with th.no_grad():
             obs = obs_as_tensor(batch, self.device)
-            rows = th.as_tensor(idx, device=self.device)
-            sub = (state[0][:, rows], state[1][:, rows])
+            sub = self.policy.core.pack(state[np.asarray(idx)])
             starts = th.zeros(len(idx), device=self.device)
             out[idx] = self.policy.predict_values(obs, sub, starts).flatten().cpu().numpy()
         return out
 
     def train(self) -> None:
-        """PPO epochs over minibatches of whole env sequences replayed from their rollout-start states."""
+        """PPO epochs over minibatches of windows, each epoch starting with a no-grad recomputation of the windows'
+        start states with the current parameters."""
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         clip_range = self.clip_range(self._current_progress_remaining)
         clip_range_vf = self.clip_range_vf(self._current_progress_remaining) if self.clip_range_vf is not None else None
-        T = self.n_steps
-        window = T if self.bptt_steps is None else min(self.bptt_steps, T)
-        entropy_losses, pg_losses, value_losses, clip_fractions, approx_kl_divs = [], [], [], [], []
-        continue_training = True
+        buffer = self.rollout_buffer
+        windows = plan_windows(buffer.episode_starts, self.window_steps)
+        n_batches = min(self.n_minibatches, len(windows.env))
+        stats, continue_training = [], True
         for epoch in range(self.n_epochs):
+            starts = self.window_start_states(windows)
             approx_kl_divs = []
-            for envs in self.rollout_buffer.env_batches(self.envs_per_batch):
-                adv_all = self.rollout_buffer.advantages[:, envs]
-                adv_mean, adv_std = float(adv_all.mean()), float(adv_all.std(ddof=1) if adv_all.size > 1 else 0.0)
-                self.policy.optimizer.zero_grad()
-                state = None
-                stats = np.zeros(5)  # pg, value, entropy, clip fraction, approx kl (sums over steps)
-                for t0 in range(0, T, window):
-                    t1 = min(T, t0 + window)
-                    data = self.rollout_buffer.samples(envs, t0, t1)
-                    if state is None:
-                        state = data.start_state
-                    loss, state, window_stats = self._window_loss(data, state, clip_range, clip_range_vf,
-                                                                  adv_mean, adv_std)
-                    state = (state[0].detach(), state[1].detach())
-                    (loss * (t1 - t0) / T).backward()
-                    stats += window_stats * (t1 - t0) / T
-                pg_losses.append(stats[0])
-                value_losses.append(stats[1])
-                entropy_losses.append(stats[2])
-                clip_fractions.append(stats[3])
-                approx_kl_divs.append(stats[4])
-                if self.target_kl is not None and stats[4] > 1.5 * self.target_kl:
+            for rows in np.array_split(np.random.permutation(len(windows.env)), n_batches):
+                rows, start = self._order_by_start(starts, windows, rows)
+                loss, batch_stats = self.minibatch_loss(buffer.window_batch(windows, rows), start, clip_range,
+                                                        clip_range_vf)
+                stats.append(batch_stats)
+                approx_kl_divs.append(batch_stats[4])
+                if self.target_kl is not None and batch_stats[4] > 1.5 * self.target_kl:
                     continue_training = False
                     if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to reaching max kl: {stats[4]:.2f}")
+                        print(f"Early stopping at step {epoch} due to reaching max kl: {batch_stats[4]:.2f}")
                     break
+                self.policy.optimizer.zero_grad()
+                loss.backward()
                 th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
                 self.policy.optimizer.step()
             self._n_updates += 1
             if not continue_training:
                 break
 
-        if not pg_losses:  # n_epochs == 0: nothing trained, nothing to log
+        if not stats:  # n_epochs == 0: nothing trained, nothing to log
             return
-        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-        self.logger.record("train/entropy_loss", np.mean(entropy_losses))
-        self.logger.record("train/policy_gradient_loss", np.mean(pg_losses))
-        self.logger.record("train/value_loss", np.mean(value_losses))
+        pg_loss, value_loss, entropy_loss, clip_fraction, _ = np.mean(stats, axis=0)
+        explained_var = explained_variance(buffer.values.flatten(), buffer.returns.flatten())
+        self.logger.record("train/entropy_loss", entropy_loss)
+        self.logger.record("train/policy_gradient_loss", pg_loss)
+        self.logger.record("train/value_loss", value_loss)
         self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
-        self.logger.record("train/clip_fraction", np.mean(clip_fractions))
+        self.logger.record("train/clip_fraction", clip_fraction)
         self.logger.record("train/explained_variance", explained_var)
+        self.logger.record("train/windows", len(windows.env))
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
@@ -343,32 +265,57 @@ class PlasticPPO(OnPolicyAlgorithm):
         if clip_range_vf is not None:
             self.logger.record("train/clip_range_vf", clip_range_vf)
 
-    def _window_loss(self, data: SequenceSamples, state, clip_range: float, clip_range_vf: float | None,
-                     adv_mean: float, adv_std: float):
-        """PPO loss (mean over the window's steps) of one window of env sequences, the state after it and
-        the window's statistics."""
+    def window_start_states(self, windows: Windows) -> th.Tensor | None:
+        """The flattened start state of every window, ``[n_windows, 2 * hidden_size]`` (``None``: every window starts
+        an episode): zero at an episode start, the stored state at the rollout start, and for windows that start
+        mid-episode inside the rollout the state of one no-grad pass over the rollout with the current parameters."""
+        buffer, core = self.rollout_buffer, self.policy.core
+        from_rollout_start = ~windows.begins_episode & (windows.start == 0)
+        recompute = windows.needs_recompute
+        if not (from_rollout_start.any() or recompute.any()):
+            return None
+        stored = th.cat([buffer.to_torch(buffer.start_h), buffer.to_torch(buffer.start_c)], dim=1)  # [n_envs, 2H]
+        states = stored.new_zeros(len(windows.env), stored.shape[1])
+        rows = th.as_tensor(np.flatnonzero(from_rollout_start), device=stored.device)
+        states[rows] = stored[th.as_tensor(windows.env[from_rollout_start], device=stored.device)]
+        if recompute.any():
+            times = np.unique(windows.start[recompute])
+            with th.no_grad():
+                features = self.policy.extract_features(buffer.observations_by_env())
+                features = features.reshape(self.n_envs, self.n_steps, -1)
+                h = core.hidden_size
+                start = core.unpack((stored[None, :, :h], stored[None, :, h:]))
+                resets = buffer.to_torch(np.ascontiguousarray(buffer.episode_starts.T))
+                for t, flat in zip(times, core.states_at(features, start, resets, times.tolist())):
+                    at_t = np.flatnonzero(recompute & (windows.start == t))
+                    states[th.as_tensor(at_t)] = flat[th.as_tensor(windows.env[at_t])]
+        return states
+
+    @staticmethod
+    def _order_by_start(starts: th.Tensor | None, windows: Windows,
+                        rows: np.ndarray) -> tuple[np.ndarray, th.Tensor | None]:
+        """The minibatch's windows with those that need a start state first, and their start states (``None``: all
+        of them start an episode)."""
+        if starts is None:
+            return rows, None
+        stateful = ~windows.begins_episode[rows]
+        if not stateful.any():
+            return rows, None
+        rows = np.concatenate([rows[stateful], rows[~stateful]])
+        return rows, starts[th.as_tensor(rows[: int(stateful.sum())], device=starts.device)]
+
+    def minibatch_loss(self, data: WindowBatch, start: th.Tensor | None, clip_range: float,
+                       clip_range_vf: float | None) -> tuple[th.Tensor, np.ndarray]:
+        """PPO loss of one minibatch of windows and its statistics; ``start``: the start states of its first
+        windows (the rest start an episode)."""
         actions = data.actions
         if isinstance(self.action_space, spaces.Discrete):
             actions = actions.long().flatten()
-        values, log_prob, entropy, state = self.policy.evaluate_sequence(data.observations, actions, state,
-                                                                         data.episode_starts)
-        values = values.flatten()
-        advantages = data.advantages
-        if self.normalize_advantage:
-            advantages = (advantages - adv_mean) / (adv_std + 1e-8)
-        ratio = th.exp(log_prob - data.old_log_prob)
-        policy_loss = -th.min(advantages * ratio, advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
-        if clip_range_vf is not None:
-            values = data.old_values + th.clamp(values - data.old_values, -clip_range_vf, clip_range_vf)
-        value_loss = ((data.returns - values) ** 2).mean()
-        entropy_loss = -(entropy.mean() if entropy is not None else (-log_prob).mean())
-        loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-        with th.no_grad():
-            log_ratio = log_prob - data.old_log_prob
-            approx_kl = ((th.exp(log_ratio) - 1) - log_ratio).mean().item()
-            clip_fraction = (th.abs(ratio - 1) > clip_range).float().mean().item()
-        stats = np.array([policy_loss.item(), value_loss.item(), entropy_loss.item(), clip_fraction, approx_kl])
-        return loss, state, stats
+        start_steps = None if start is None else int(data.lengths[: len(start)].max())
+        values, log_prob, entropy = self.policy.evaluate_windows(data.observations, actions, start, data.n_seq,
+                                                                 start_steps)
+        return ppo_loss(values, log_prob, entropy, data, clip_range, clip_range_vf, ent_coef=self.ent_coef,
+                        vf_coef=self.vf_coef, normalize_advantage=self.normalize_advantage)
 
     def learn(self: SelfPlasticPPO, total_timesteps: int, callback: MaybeCallback = None, log_interval: int = 1,
               tb_log_name: str = "PlasticPPO", reset_num_timesteps: bool = True,
@@ -391,3 +338,35 @@ def make_plastic_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, 
     if max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = max_episode_steps
     return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+
+
+def ppo_loss(values: th.Tensor, log_prob: th.Tensor, entropy: th.Tensor | None, data: WindowBatch, clip_range: float,
+             clip_range_vf: float | None, ent_coef: float, vf_coef: float,
+             normalize_advantage: bool = True) -> tuple[th.Tensor, np.ndarray]:
+    """SB3's PPO loss over the real (unmasked) steps of a minibatch: clipped surrogate + ``vf_coef`` x value loss +
+    ``ent_coef`` x entropy loss, advantages normalized over the minibatch. Returns the loss and
+    ``[policy loss, value loss, entropy loss, clip fraction, approx KL]``."""
+    mask = data.mask
+    n = mask.sum()
+
+    def mean(x: th.Tensor) -> th.Tensor:
+        return (x * mask).sum() / n
+
+    advantages = data.advantages
+    if normalize_advantage and n > 1:
+        centered = advantages - mean(advantages)
+        advantages = centered / (th.sqrt((centered**2 * mask).sum() / (n - 1)) + 1e-8)
+    ratio = th.exp(log_prob - data.old_log_prob)
+    policy_loss = -mean(th.min(advantages * ratio, advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)))
+    values = values.flatten()
+    if clip_range_vf is not None:
+        values = data.old_values + th.clamp(values - data.old_values, -clip_range_vf, clip_range_vf)
+    value_loss = mean((data.returns - values) ** 2)
+    entropy_loss = -mean(entropy if entropy is not None else -log_prob)
+    loss = policy_loss + ent_coef * entropy_loss + vf_coef * value_loss
+    with th.no_grad():
+        log_ratio = log_prob - data.old_log_prob
+        approx_kl = mean((th.exp(log_ratio) - 1) - log_ratio).item()
+        clip_fraction = mean((th.abs(ratio - 1) > clip_range).float()).item()
+    stats = np.array([policy_loss.item(), value_loss.item(), entropy_loss.item(), clip_fraction, approx_kl])
+    return loss, stats

@@ -70,13 +70,18 @@ class PlasticCore(nn.Module):
         self.hidden_size = math.ceil(self.state_size / 2)
 
     # -- packing ----------------------------------------------------------------------------------------------
-    def pack(self, state: PlasticState) -> LSTMState:
-        """Plastic state of B samples -> ``(h, c)``, each ``[1, B, hidden_size]``."""
+    def flatten(self, state: PlasticState) -> th.Tensor:
+        """Plastic state of B samples -> one row per sample, ``[B, 2 * hidden_size]`` (``h`` then ``c`` of ``pack``)."""
         tensors = state.to_tensors()
         flat = th.cat([tensors[k].reshape(tensors[k].shape[0], -1) for k in self.state_layout], dim=1)
         pad = 2 * self.hidden_size - self.state_size
         if pad:
             flat = th.cat([flat, flat.new_zeros(flat.shape[0], pad)], dim=1)
+        return flat
+
+    def pack(self, state: PlasticState) -> LSTMState:
+        """Plastic state of B samples -> ``(h, c)``, each ``[1, B, hidden_size]``."""
+        flat = self.flatten(state)
         return flat[None, :, : self.hidden_size], flat[None, :, self.hidden_size :]
 
     def unpack(self, lstm_state: LSTMState) -> PlasticState:
@@ -105,8 +110,14 @@ class PlasticCore(nn.Module):
     ) -> tuple[th.Tensor, PlasticState]:
         """Run ``features [N, T, d]`` from ``state``; rows whose ``episode_starts [N, T]`` is set at step t are zeroed
         (F = 0, h = 0) before step t. The sequence is cut only at the steps where some row starts an episode, so a
-        batch of lockstep envs runs as one fused call per episode."""
+        batch of lockstep envs runs as one fused call per episode. A single step (acting, rollouts) takes the
+        recurrent form ``net.step``, which updates the materialised F directly."""
         starts = episode_starts > 0.5
+        if features.shape[1] == 1:
+            if bool(starts.any()):
+                state = state.reset_where(starts[:, 0])
+            out, state = self.net.step(features[:, 0], state)
+            return out.unsqueeze(1), state
         cuts = th.nonzero(starts.any(dim=0)).flatten().tolist()
         bounds = sorted(set([0, *cuts]))
         outs = []
@@ -117,6 +128,18 @@ class PlasticCore(nn.Module):
             out, state = self.net(features[:, t0:t1], state)
             outs.append(out)
         return th.cat(outs, dim=1) if len(outs) > 1 else outs[0], state
+
+    def states_at(self, features: th.Tensor, state: PlasticState, episode_starts: th.Tensor,
+                  times: list[int]) -> list[th.Tensor]:
+        """The state of every row before each step in ``times`` (ascending, > 0), flattened ``[N, 2 * hidden_size]``:
+        one pass over ``features [N, T, d]`` from ``state`` with the resets of ``episode_starts [N, T]``, cut only at
+        those steps (the update's no-grad recomputation of its window-start states)."""
+        out, t0 = [], 0
+        for t in times:
+            _, state = self.forward_sequence(features[:, t0:t], state, episode_starts[:, t0:t])
+            out.append(self.flatten(state))
+            t0 = t
+        return out
 
     def forward(self, features: th.Tensor, lstm_state: LSTMState,
                 episode_starts: th.Tensor) -> tuple[th.Tensor, LSTMState]:
@@ -256,6 +279,20 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         actions = actions.reshape((-1, *self.action_space.shape))
         return actions, values, log_prob, RNNStates(state, state)
 
+    def act(self, obs, state: PlasticState, episode_starts: th.Tensor, deterministic: bool = False):
+        """One step of every env with the state unpacked (rollouts keep it so between steps instead of packing it
+        into SB3's ``(h, c)`` at every step): actions, values, log-probabilities and the next state. Rows with
+        ``episode_starts`` set are reset first."""
+        starts = episode_starts > 0.5
+        if bool(starts.any()):
+            state = state.reset_where(starts)
+        latent, state = self.core.net.step(self.extract_features(obs), state)
+        values = self.value_net(self.mlp_extractor.forward_critic(latent))
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        return actions.reshape((-1, *self.action_space.shape)), values, log_prob, state
+
     def get_distribution(self, obs, lstm_states: LSTMState,
                          episode_starts: th.Tensor) -> tuple[Distribution, LSTMState]:
         latent_pi, _, state = self._latents(obs, lstm_states, episode_starts)
@@ -270,6 +307,31 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         latent_pi, latent_vf, state = self._latents(obs, lstm_state, episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy(), state
+
+    def evaluate_windows(self, obs, actions: th.Tensor, start: th.Tensor | None, n_seq: int,
+                         start_steps: int | None = None):
+        """Values, log-probabilities and entropies of ``actions`` along ``n_seq`` windows without episode starts inside
+        (``obs`` window-major, ``[n_seq * L, ...]``). The first ``len(start)`` windows start from the flattened states
+        ``start [n, 2 * hidden_size]`` and are run for their first ``start_steps`` steps only (default L; the outputs
+        after that are zero: padding), the others start an episode (F_0 = 0). Two calls of the sequence form at most:
+        windows that start an episode go without a start state, so the form skips the F_0 products."""
+        features = self.extract_features(obs)
+        x = features.reshape(n_seq, -1, features.shape[-1])
+        n = 0 if start is None else start.shape[0]
+        outs = []
+        if n:
+            h, steps = self.core.hidden_size, x.shape[1] if start_steps is None else start_steps
+            out, _ = self.core.net(x[:n, :steps], self.core.unpack((start[None, :, :h], start[None, :, h:])))
+            if steps < x.shape[1]:
+                out = th.cat([out, out.new_zeros(n, x.shape[1] - steps, out.shape[2])], dim=1)
+            outs.append(out)
+        if n < n_seq:
+            outs.append(self.core.net(x[n:])[0])
+        out = th.cat(outs) if len(outs) > 1 else outs[0]
+        latent = out.reshape(-1, out.shape[-1])
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
+        values = self.value_net(self.mlp_extractor.forward_critic(latent))
+        return values, distribution.log_prob(actions), distribution.entropy()
 
     def evaluate_actions(self, obs, actions: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor):
         values, log_prob, entropy, _ = self.evaluate_sequence(obs, actions, lstm_states.pi, episode_starts)

@@ -168,31 +168,7 @@ class Record(BaseCallback):
         return True
 
 
-@pytest.mark.parametrize("rule,cell,bptt",
-                         [("hebbian", "rnn", None), ("gradient", "lstm", None), ("gradient", "rnn", 3)])
-def test_replay_reproduces_collection(rule, cell, bptt):
-    """Recomputing the rollout from the stored start states (resets inside, windows of truncated BPTT chained)
-    gives the values and log-probabilities of collection: resets and start states are right."""
-    # episodes of 4 steps, rollouts of 7: rollouts start mid-episode and episode starts fall inside them
-    model = make(PlasticPPO, rule, cell, n_envs=3, n_steps=7, bptt_steps=bptt)
-    model.learn(7 * 3 * 2)  # two rollouts (and one update in between): the second starts from a nonzero state
-    model.n_epochs = 0
-    model.learn(7 * 3, reset_num_timesteps=False)  # collect once more, no update
-    buf = model.rollout_buffer
-    assert np.abs(buf.start_h).sum() > 0 and 0 < buf.episode_starts.sum() < buf.episode_starts.size
-    envs = np.arange(3)
-    window = bptt or 7
-    state, values, log_probs = None, [], []
-    with th.no_grad():
-        for t0 in range(0, 7, window):
-            data = buf.samples(envs, t0, min(7, t0 + window))
-            v, lp, _, state = model.policy.evaluate_sequence(data.observations, data.actions,
-                                                             data.start_state if state is None else state,
-                                                             data.episode_starts)
-            values.append(v.reshape(3, -1))
-            log_probs.append(lp.reshape(3, -1))
-    np.testing.assert_allclose(th.cat(values, 1).numpy(), buf.values.T, atol=1e-5)
-    np.testing.assert_allclose(th.cat(log_probs, 1).numpy(), buf.log_probs.T, atol=1e-4)
+# The replay of a rollout through the windowed update: tests/test_ppo_windows.py.
 
 
 def test_truncation_bootstraps_with_terminal_value():
