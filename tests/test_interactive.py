@@ -224,6 +224,31 @@ def test_non_privileged_references_read_only_obs():
             assert np.all((actions >= 0) & (actions < task.n_actions)), name
 
 
+@pytest.mark.parametrize("env_id, name", [("PlasticBandit-v0", "ucb1"), ("PlasticBandit-v0", "oracle"),
+                                           ("PlasticMaze-v0", "explore_exploit"), ("PlasticMaze-v0", "oracle")])
+def test_references_as_agents_on_the_vector_env(env_id, name):
+    """A reference plays the native vector env across an autoreset without being reset (a new episode shows no
+    previous action, which restarts its memory) and scores what rollout scores on the same keys: the vector env
+    plays the task's episodes of seed_keys(s + i), then of their successor keys."""
+    from plastic_gym.core.rng import next_keys
+
+    n, seed = 6, 21
+    envs = gym.make_vec(env_id, num_envs=n, horizon=30)
+    task = envs.unwrapped.task
+    policy = task.references[name](task)
+    pstate = policy.reset(n, np.random.default_rng(0))
+    obs, _ = envs.reset(seed=seed)
+    played = []
+    while len(played) < 2:
+        actions, pstate = policy.act(envs.unwrapped.state if policy.privileged else None, obs, pstate)
+        obs, _, terminated, _, info = envs.step(actions)
+        if terminated.all():
+            played.append(info["episode_metrics"][task.primary_metric])
+    first = seed_keys(seed + np.arange(n, dtype=object))
+    for got, k in zip(played, [first, next_keys(first)]):
+        np.testing.assert_array_equal(got, rollout(task, task.references[name](task), k, 0)[task.primary_metric])
+
+
 def bandit_scores(n_episodes: int, **kwargs) -> dict[str, dict[str, np.ndarray]]:
     task = plastic_gym.make_task("PlasticBandit-v0", **kwargs)
     k = keys(n_episodes, 5)

@@ -122,8 +122,10 @@ class _CountingPolicy(ReferencePolicy):
 
     def update(self, obs, pstate):
         _, prev, reward, _ = self.task.split_obs(obs)
-        taken = (prev[:, None] == np.arange(self.task.n_arms)) & (prev >= 0)[:, None]
-        return {**pstate, "pulls": pstate["pulls"] + taken, "wins": pstate["wins"] + taken * reward[:, None]}
+        fresh = (prev < 0)[:, None]  # a new episode starts from zero counts
+        taken = prev[:, None] == np.arange(self.task.n_arms)
+        pulls, wins = (np.where(fresh, 0.0, pstate[k]) for k in ("pulls", "wins"))
+        return {**pstate, "pulls": pulls + taken, "wins": wins + taken * reward[:, None]}
 
 
 class Thompson(_CountingPolicy):
@@ -171,7 +173,8 @@ class ThompsonWindow(ReferencePolicy):
 
     def act(self, task_state, obs, pstate):
         _, prev, reward, _ = self.task.split_obs(obs)
-        arm, won = pstate["arm"].copy(), pstate["won"].copy()
+        fresh = (prev < 0)[:, None]  # a new episode starts with an empty window
+        arm, won = np.where(fresh, -1, pstate["arm"]), np.where(fresh, 0.0, pstate["won"])
         slot = pstate["next"] % self.window
         arm[:, slot], won[:, slot] = prev, reward  # prev = -1 at t = 0 counts as no pull
         taken = arm[..., None] == np.arange(self.task.n_arms)  # [B, window, K]

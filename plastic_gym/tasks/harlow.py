@@ -134,22 +134,23 @@ class ExploreThenExploit(ReferencePolicy):
 
     def reset(self, batch_size, rng):
         D = self.task.object_size
-        return {"rng": rng, "picked": np.zeros((batch_size, D), np.float32),
-                "other": np.zeros((batch_size, D), np.float32), "target": None}
+        zeros = np.zeros((batch_size, D), np.float32)
+        return {"rng": rng, "picked": zeros, "other": zeros, "target": zeros, "known": np.zeros(batch_size, bool)}
 
     def act(self, task_state, obs, pstate):
-        D = self.task.object_size
+        B, D = len(obs), self.task.object_size
         features, prev, reward, _ = self.task.split_obs(obs)
-        slots = features.reshape(len(obs), 2, D)
-        target = pstate["target"]
-        if target is None and (prev >= 0).all():  # after the first trial: the rewarded object is known
-            target = np.where((reward > 0)[:, None], pstate["picked"], pstate["other"])
-        if target is None:
-            actions = pstate["rng"].integers(0, 2, size=len(obs))
-        else:
-            actions = ((slots - target[:, None]) ** 2).sum(-1).argmin(1)
-        rows = np.arange(len(obs))
-        return actions, {**pstate, "picked": slots[rows, actions], "other": slots[rows, 1 - actions], "target": target}
+        slots = features.reshape(B, 2, D)
+        known = pstate["known"] & (prev >= 0)  # a new episode (no previous action) forgets
+        learn = (prev >= 0) & ~known  # the first trial's outcome tells which object is rewarded
+        revealed = np.where((reward > 0)[:, None], pstate["picked"], pstate["other"])
+        target = np.where(learn[:, None], revealed, pstate["target"])
+        known = known | learn
+        nearest = ((slots - target[:, None]) ** 2).sum(-1).argmin(1)
+        actions = np.where(known, nearest, pstate["rng"].integers(0, 2, size=B))
+        rows = np.arange(B)
+        return actions, {**pstate, "picked": slots[rows, actions], "other": slots[rows, 1 - actions],
+                         "target": target, "known": known}
 
 
 HarlowTask.references = {"no_memory": RandomPolicy, "oracle": HarlowOracle, "wsls": SlotWinStayLoseShift,

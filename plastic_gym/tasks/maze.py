@@ -184,24 +184,22 @@ class Explorer(ReferencePolicy):
     """
 
     def reset(self, batch_size, rng):
-        return {"rng": rng, "where": None, "goal": None}
+        C = self.task.layout.n_cells
+        return {"rng": rng, "where": np.ones((batch_size, C), bool), "goal": np.ones((batch_size, C), bool)}
 
     def act(self, task_state, obs, pstate):
         lay = self.task.layout
         B, C = len(obs), lay.n_cells
         view, prev, reward, _ = self.task.split_obs(obs)
         seen = (view[:, None, :] == lay.view[None]).all(-1)  # [B, C] the cells with this view
-        if pstate["where"] is None:  # first step
-            where, goal = seen, np.ones((B, C), bool)
-        else:
-            hit, bump = reward > HIT_REWARD / 2, reward < 0
-            a = np.maximum(prev, 0)
-            came = pstate["where"] & (lay.blocked[:, a].T == bump[:, None])  # [B, C] cells consistent with the bump
-            rows, cells = np.nonzero(came)
-            entered = np.zeros((B, C), bool)
-            entered[rows, lay.move[cells, a[rows]]] = True
-            goal = np.where(hit[:, None], pstate["goal"] & entered, pstate["goal"])
-            where = np.where(hit[:, None], seen, entered & seen)
+        first, hit, bump = prev < 0, reward > HIT_REWARD / 2, reward < 0
+        a = np.maximum(prev, 0)
+        came = pstate["where"] & (lay.blocked[:, a].T == bump[:, None])  # [B, C] cells consistent with the bump
+        rows, cells = np.nonzero(came)
+        entered = np.zeros((B, C), bool)
+        entered[rows, lay.move[cells, a[rows]]] = True
+        goal = np.where(first[:, None], True, np.where(hit[:, None], pstate["goal"] & entered, pstate["goal"]))
+        where = np.where((hit | first)[:, None], seen, entered & seen)
         goal = np.where(goal.any(1, keepdims=True), goal, True)  # (cannot happen; keeps the argmin defined)
         where = np.where(where.any(1, keepdims=True), where, seen)
         certain = where.sum(1) == 1
