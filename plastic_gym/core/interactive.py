@@ -181,7 +181,9 @@ class ReferencePolicy:
 
     ``reset(batch_size, rng) -> pstate``; ``act(task_state, obs, pstate) -> (actions [B] int64, pstate)``.
     Non-privileged policies read only ``obs`` and their own ``pstate`` (``rollout`` passes them ``None`` as the
-    task state); privileged ones (the oracle) may read the task state.
+    task state); privileged ones (the oracle) may read the task state. A row whose observation shows no previous
+    action (the first step of an episode) starts its memory afresh, so a policy can play a vector env across
+    autoresets without ``reset``.
     """
 
     privileged: ClassVar[bool] = False
