@@ -61,9 +61,14 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
                + (f" (batch {c['train']['batch_size']})" if c["train"].get("batch_size", 64) != 64 else "")
                + (f" (conv width {c['train']['encoder_channels']})" if c["train"].get("encoder_channels", 64) != 64 else "")
                for t, c in _in_suite_order(recipe, checkpoints).items()]
+    settings = [f"AdamW weight decay {d:g}" for d in sorted({c["train"].get("weight_decay", 0)
+                                                               for c in checkpoints.values()}) if d]
+    if any(c["model"].get("plastic", {}).get("gradient_scale") == "paper" for c in checkpoints.values()):
+        settings.append("the paper's inner-loss scale (L_int / 64)")
     return write_entry_manifest(
         recipe, seed, out, regime="supervised-bptt",
-        budget="outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets),
+        budget="outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets)
+        + "".join(f"; {x}" for x in settings),
         tasks={t: f"{t}.pt" for t in checkpoints}, curves={t: c["metrics"] for t, c in checkpoints.items()},
         curve_title="validation during meta-training")
 

@@ -325,3 +325,21 @@ def test_image_model_trains_and_acts(tmp_path):
         a, state = agent.act(episodes.obs_at(t), state, np.full(4, t == 0))
         assert a.shape == (4,) and a.dtype == np.int64
         np.testing.assert_array_equal(a, expected[:, t])
+
+
+def test_entry_budget_states_the_weight_decay(tmp_path):
+    """A baseline entry's budget line names settings that differ from the paper's defaults (here the committed
+    entries' weight decay 0.01), once for the entry."""
+    import shutil
+    from pathlib import Path
+
+    from plastic_gym.baselines.recipes import load_recipe
+    from plastic_gym.baselines.supervised import write_manifest
+
+    entry = Path(__file__).resolve().parents[1] / "baselines" / "checkpoints" / "rnn-s0"
+    if not entry.exists():
+        pytest.skip(f"{entry} not in this checkout")
+    shutil.copytree(entry, tmp_path / "rnn-s0")
+    manifest = write_manifest(load_recipe("rnn"), 0, tmp_path / "rnn-s0")
+    budget = json.loads(manifest.read_text())["metadata"]["budget"]
+    assert budget.endswith("; AdamW weight decay 0.01") and budget.count("weight decay") == 1
