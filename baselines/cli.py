@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     sweep.add_argument("--seeds", type=int, nargs="+", help="default: the recipe's seeds")
     sweep.add_argument("--workers", type=int, default=1, help="parallel seeds (default 1)")
     sweep.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs the [ray] extra)")
+    sweep.add_argument("--ray-address", metavar="ADDRESS",
+                       help="run the Ray tasks on this running cluster (implies --ray; default: $RAY_ADDRESS if set, "
+                            "else a local Ray instance of --workers CPUs)")
     sweep.set_defaults(func=_sweep)
 
 
@@ -72,8 +75,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
     try:
         seeds = args.seeds or list(load_recipe(args.name).seeds)
-        infos = sweep(args.name, seeds, workers=args.workers, backend="ray" if args.ray else "process",
-                      **_train_kwargs(args))
+        use_ray = args.ray or args.ray_address is not None
+        infos = sweep(args.name, seeds, workers=args.workers, backend="ray" if use_ray else "process",
+                      ray_address=args.ray_address, **_train_kwargs(args))
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

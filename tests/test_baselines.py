@@ -65,7 +65,7 @@ def test_train_evaluate_submit_round_trip(tmp_path):
     doc = json.loads(result.read_text())
     runs = doc["agents"][0]["runs"][0]
     assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")  # untrained tasks fall back
-    written = submit(result, submissions_dir=tmp_path / "subs", out_dir=tmp_path / "lb", allow_short=True)
+    written = submit(result, tmp_path / "boards", allow_short=True)
     assert [p.name for p in written] == ["tiny-s0.json"]
 
 
@@ -91,3 +91,71 @@ def test_sweep_as_ray_tasks(tmp_path):
     infos = sweep(str(path), [0, 1], workers=2, backend="ray", tasks=["assoc"], runs_dir=str(tmp_path / "runs"),
                   checkpoint_dir=str(tmp_path / "ckpt"), progress=False, episodes=2, result_dir=str(tmp_path / "results"))
     assert sorted(json.loads(open(i["manifest"]).read())["metadata"]["name"] for i in infos) == ["tinyray-s0", "tinyray-s1"]
+
+
+@pytest.fixture
+def ray_cluster():
+    """A one-CPU Ray cluster started with ``ray start --head --block`` in its own process group, stopped after the
+    test (always) by signalling that group: only the processes this fixture started."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp_dir = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: Ray's socket paths have a length limit
+    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--num-cpus", "1",
+           "--port", str(port), "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp_dir]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # a throwaway local cluster: no token authentication
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        address = f"127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:  # the head is up once its GCS port accepts connections
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                pytest.fail("ray start --head exited early")
+            time.sleep(0.5)
+        yield address
+    finally:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        try:  # whatever of the group is left (raylet, GCS, workers)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.slow
+def test_sweep_on_a_running_ray_cluster(tmp_path, ray_cluster, monkeypatch):
+    """``ray_address`` (and ``RAY_ADDRESS``) connect to a running cluster instead of starting one with num_cpus
+    (which Ray refuses when connecting); the seeds run there and the driver disconnects after."""
+    import ray
+
+    path = tiny_recipe(tmp_path, "tinycluster")
+    kwargs = dict(tasks=["assoc"], runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "ckpt"),
+                  progress=False, episodes=2, result_dir=str(tmp_path / "results"))
+    infos = sweep(str(path), [0], workers=4, backend="ray", ray_address=ray_cluster, **kwargs)
+    assert json.loads(open(infos[0]["manifest"]).read())["metadata"]["name"] == "tinycluster-s0"
+    assert not ray.is_initialized()
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster)  # the same through the environment (the CLI's default)
+    infos = sweep(str(path), [1], workers=4, backend="ray", **kwargs)
+    assert json.loads(open(infos[0]["manifest"]).read())["metadata"]["name"] == "tinycluster-s1"
+    with pytest.raises(ValueError, match="backend='ray'"):
+        sweep(str(path), [0], ray_address=ray_cluster, **kwargs)
