@@ -1,26 +1,81 @@
-"""plastic_gym.agents: plastic networks (SPEC section 4), trainers and SB3 policies."""
+"""plastic_gym.agents: plastic networks (SPEC section 4), the supervised meta-trainer and the SB3 integration.
 
-from .config import PlasticConfig
-from .network import PlasticNetwork
-from .reference import ReferencePlasticNetwork
-from .state import LazyWeights, PlasticState
+    from plastic_gym.agents import PlasticConfig, PlasticNetwork   # the network (torch)
+    from plastic_gym.agents import PlasticPPO                      # PPO over windows of a plastic policy (SB3)
 
-__all__ = ["LazyWeights", "PlasticConfig", "PlasticNetwork", "PlasticState", "ReferencePlasticNetwork"]
+Importing this package is light: each name in ``__all__`` loads its module on first use (PEP 562 ``__getattr__``),
+so the console script and ``plastic_gym.agents.cli`` do not import torch or Stable-Baselines3 until a command
+needs them. ``_EXPORTS`` is what runs; ``__all__`` and the ``TYPE_CHECKING`` imports name the same objects for
+linters, type checkers and IDEs, and ``tests/test_cli_lazy.py`` checks that the three agree.
+"""
 
-# trainer (helper-5)
-from .agent import CheckpointAgent
-from .checkpoint import CheckpointError, load_checkpoint, load_model
-from .encoder import Conv4Encoder
-from .model import ModelConfig, TaskModel, build_model
-from .trainer import TrainConfig, Trainer, train
+from __future__ import annotations
 
-__all__ += ["CheckpointAgent", "CheckpointError", "Conv4Encoder", "ModelConfig", "TaskModel", "TrainConfig", "Trainer",
-            "build_model", "load_checkpoint", "load_model", "train"]
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# sb3 (helper-6)
-from .ppo import PlasticDictRolloutBuffer, PlasticPPO, PlasticRolloutBuffer, make_plastic_vec_env
-from .sb3_policy import ImageLabelExtractor, PlasticCore, PlasticRecurrentPolicy
-from .vec_env import NativeVecEnv, make_native_vec_env
+#: Public name -> the module (in this package) that defines it.
+_EXPORTS = {
+    # the plastic network, its configuration, state and plain reference
+    "PlasticConfig": "config",
+    "PlasticNetwork": "network",
+    "ReferencePlasticNetwork": "reference",
+    "LazyWeights": "state",
+    "PlasticState": "state",
+    # supervised meta-training and checkpoints
+    "CheckpointAgent": "agent",
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "Conv4Encoder": "encoder",
+    "ModelConfig": "model",
+    "TaskModel": "model",
+    "build_model": "model",
+    "TrainConfig": "trainer",
+    "Trainer": "trainer",
+    "train": "trainer",
+    # Stable-Baselines3: policy, rollout buffers, algorithm, vector envs
+    "ImageLabelExtractor": "sb3_policy",
+    "PlasticCore": "sb3_policy",
+    "PlasticRecurrentPolicy": "sb3_policy",
+    "PlasticRolloutBuffer": "ppo_buffers",
+    "PlasticDictRolloutBuffer": "ppo_buffers",
+    "PlasticPPO": "ppo",
+    "make_plastic_vec_env": "ppo",
+    "NativeVecEnv": "vec_env",
+    "make_native_vec_env": "vec_env",
+}
 
-__all__ += ["ImageLabelExtractor", "NativeVecEnv", "PlasticCore", "PlasticDictRolloutBuffer", "PlasticPPO",
-            "PlasticRecurrentPolicy", "PlasticRolloutBuffer", "make_native_vec_env", "make_plastic_vec_env"]
+__all__ = ["CheckpointAgent", "CheckpointError", "Conv4Encoder", "ImageLabelExtractor", "LazyWeights", "ModelConfig",
+           "NativeVecEnv", "PlasticConfig", "PlasticCore", "PlasticDictRolloutBuffer", "PlasticNetwork", "PlasticPPO",
+           "PlasticRecurrentPolicy", "PlasticRolloutBuffer", "PlasticState", "ReferencePlasticNetwork", "TaskModel",
+           "TrainConfig", "Trainer", "build_model", "load_checkpoint", "load_model", "make_native_vec_env",
+           "make_plastic_vec_env", "train"]
+
+if TYPE_CHECKING:
+    from .agent import CheckpointAgent
+    from .checkpoint import CheckpointError, load_checkpoint, load_model
+    from .config import PlasticConfig
+    from .encoder import Conv4Encoder
+    from .model import ModelConfig, TaskModel, build_model
+    from .network import PlasticNetwork
+    from .ppo import PlasticPPO, make_plastic_vec_env
+    from .ppo_buffers import PlasticDictRolloutBuffer, PlasticRolloutBuffer
+    from .reference import ReferencePlasticNetwork
+    from .sb3_policy import ImageLabelExtractor, PlasticCore, PlasticRecurrentPolicy
+    from .state import LazyWeights, PlasticState
+    from .trainer import TrainConfig, Trainer, train
+    from .vec_env import NativeVecEnv, make_native_vec_env
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` and cache the object in this package's namespace."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,7 +2,9 @@
 
     plastic-gym train --task PlasticAssoc-v0 --rule hebbian --cell rnn --steps 5000 --out runs/assoc-hebbian --loss all
 
-Torch is imported only when the command runs, so ``plastic-gym tasks`` works without the agents' dependencies.
+This module and its package import no torch at import time (``agents/__init__.py`` loads its names on first
+use); torch and the trainer are imported inside ``run_train``, so ``plastic-gym tasks`` and ``plastic-gym --help``
+work without the agents' dependencies.
 """
 
 from __future__ import annotations

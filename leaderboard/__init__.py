@@ -15,16 +15,33 @@ functions named like their module, ``evaluate.evaluate``, ``submit.submit``, ``r
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
+#: Public name -> the module (in this package) that defines it.
 _EXPORTS = {
     "Agent": "protocol", "AgentMetadata": "protocol", "TaskContext": "protocol",
     "load_agent": "agents", "load_suite": "suite", "score": "scoring", "validate": "results", "verify": "submit",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["Agent", "AgentMetadata", "TaskContext", "load_agent", "load_suite", "score", "validate", "verify"]
+
+if TYPE_CHECKING:  # the same names for type checkers and IDEs; tests/test_cli_lazy.py checks them against _EXPORTS
+    from .agents import load_agent
+    from .protocol import Agent, AgentMetadata, TaskContext
+    from .results import validate
+    from .scoring import score
+    from .submit import verify
+    from .suite import load_suite
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` (PEP 562) and cache the object in this package's namespace."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

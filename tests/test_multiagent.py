@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test
 
 from plastic_gym.core.rng import seed_keys
 from plastic_gym.multiagent import ENVS, CoopAssocEnv, RepeatedGameEnv, coop_assoc_v0, repeated_game_v0, run_episodes
@@ -113,7 +113,19 @@ def test_render_ansi(module):
     assert isinstance(text, str) and f"step {env.episode_length}/{env.episode_length}" in text
     assert module.parallel_env().render() is None
     with pytest.raises(ValueError, match="render_mode"):
-        module.parallel_env(render_mode="human")
+        module.parallel_env(render_mode="rgb_array")
+
+
+def test_render_human_prints_the_ansi_text(module, capsys):
+    """``human`` prints exactly what ``ansi`` returns and returns None; PettingZoo's render_test passes on the AEC
+    view (it always asks for ``render_mode="human"``)."""
+    ansi, human = module.parallel_env(render_mode="ansi"), module.parallel_env(render_mode="human")
+    _trajectory(ansi, 3)
+    _trajectory(human, 3)
+    capsys.readouterr()
+    assert human.render() is None
+    assert capsys.readouterr().out == ansi.render()
+    render_test(module.env)
 
 
 def test_bad_input_is_an_error(module):

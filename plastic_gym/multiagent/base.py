@@ -31,7 +31,7 @@ class PlasticParallelEnv(ParallelEnv):
     fixed sequence of further episodes (each key derived from the previous one).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "name": "plastic_parallel_env",
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "name": "plastic_parallel_env",
                                           "is_parallelizable": True, "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None):
@@ -105,9 +105,18 @@ class PlasticParallelEnv(ParallelEnv):
         """Score the checked actions of step ``self.t``; return (next observations, rewards, infos) per agent."""
 
     # -- rendering ---------------------------------------------------------------------------------------
-    def render(self):
-        if self.render_mode != "ansi":
+    def render(self) -> str | None:
+        """``"ansi"``: the episode so far as text (returned); ``"human"``: the same text printed to stdout (returns
+        None, as PettingZoo's ``render_test`` expects); no render mode: None."""
+        if self.render_mode is None:
             return None
+        text = self._render_text()
+        if self.render_mode == "human":
+            print(text, end="", flush=True)
+            return None
+        return text
+
+    def _render_text(self) -> str:
         if not self._started:
             return "(not started: call reset())\n"
         head = f"{type(self).__name__} episode, step {self.t}/{self.episode_length}"
@@ -115,7 +124,7 @@ class PlasticParallelEnv(ParallelEnv):
 
     @abstractmethod
     def _render_lines(self) -> list[str]:
-        """One line per step taken so far (the ``ansi`` view)."""
+        """One line per step taken so far (the text of the ``ansi`` and ``human`` views)."""
 
     def close(self):
         pass

@@ -50,7 +50,7 @@ class CoopAssocEnv(PlasticParallelEnv):
 
     ## Arguments
     ``coop_assoc_v0.parallel_env(n_cues=6, stim_dim=14, trial_length=20, noise=0.1, msg_dim=2, render_mode=None)``
-    (``env(...)`` for the AEC view). ``n_cues >= 2``; render modes: ``"ansi"``.
+    (``env(...)`` for the AEC view). ``n_cues >= 2``; render modes: ``"ansi"``, ``"human"`` (the same text, printed).
 
     ## Version History
     * v0: initial version.

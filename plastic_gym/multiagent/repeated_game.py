@@ -45,7 +45,7 @@ class RepeatedGameEnv(PlasticParallelEnv):
 
     ## Arguments
     ``repeated_game_v0.parallel_env(n_actions=3, n_rounds=30, reward_noise=0.0, render_mode=None)`` (``env(...)``
-    for the AEC view). ``n_actions >= 2``; render modes: ``"ansi"``.
+    for the AEC view). ``n_actions >= 2``; render modes: ``"ansi"``, ``"human"`` (the same text, printed).
 
     ## Version History
     * v0: initial version.
