@@ -54,7 +54,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, corrupt, or unsafe content: all mean "not usable"
         raise CheckpointError(f"checkpoint {path} is corrupt or not a plastic-gym checkpoint "
-                              f"(torch.load failed: {type(err).__name__}: {str(err).splitlines()[0][:200]})") from err
+                              f"(torch.load failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})") from err
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a plastic-gym checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r})")
     if data.get("version") != CHECKPOINT_VERSION:

@@ -26,6 +26,29 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _positive_int(text: str) -> int:
+    """An int >= 1 for argparse (a thread count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
+
+
+def _check_plastic_keys(plastic: dict[str, Any]) -> None:
+    """``--plastic KEY=VALUE`` names must be ``PlasticConfig`` fields (the others are set by their own flags)."""
+    from dataclasses import fields
+
+    from .config import PlasticConfig
+
+    valid = [f.name for f in fields(PlasticConfig)]
+    unknown = sorted(set(plastic) - set(valid))
+    if unknown:
+        raise ValueError(f"--plastic: unknown PlasticConfig field(s) {unknown}; expected some of {valid}")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="meta-train a plastic network on a task (supervised, BPTT)",
                               description=__doc__.splitlines()[0])
@@ -60,7 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--val-episodes", type=int, default=512, help="size of the fixed validation batch (default 512)")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (must match the other options)")
     p.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bar")
     p.set_defaults(func=run_train)
 
@@ -92,10 +115,19 @@ def run_train(args: argparse.Namespace) -> int:
                              weight_decay=args.weight_decay, device=args.device,
                              val_episodes=args.val_episodes, size_match=args.size_match,
                              encoder_channels=args.encoder_channels, plastic=dict(args.plastic))
+        _check_plastic_keys(config.plastic)
         trainer = train(config, args.out, resume=args.resume, force=args.force, progress=args.progress)
     except (CheckpointError, ValueError, RuntimeError) as err:
         print(f"plastic-gym train: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # e.g. --out under a file, or a folder without write permission
+        print(f"plastic-gym train: error: --out {args.out}: {err.strerror or err} ({err.filename}); expected a "
+              "folder that can be created and written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"plastic-gym train: interrupted; the last checkpoint in {args.out} (if any, written every "
+              f"--val-every steps) continues with --resume", file=sys.stderr)
+        return 130
     final = trainer.records[-1]
     print(json.dumps({"step": final["step"], "val": final["val"], "out": args.out}))
     return 0

@@ -363,8 +363,10 @@ def resolve_path(path: str | Path, base: Path | None = None) -> Path:
     raise ValueError(f"agent file {path} not found (looked in {[str(c.parent) for c in candidates]})")
 
 
-def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
-    """The agent factory named by ``spec`` (see the module docstring)."""
+def load_agent(spec: str, seed: int = 0, base: Path | None = None, _manifests: tuple[Path, ...] = ()) -> Any:
+    """The agent factory named by ``spec`` (see the module docstring). Loading runs code for some specs
+    (``describe_source`` says which): call it only on specs you trust, never on a stored submission's source
+    unless a person asked for it (``plastic-gym verify NAME --trust``)."""
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"agent spec must be a non-empty string, got {spec!r}")
     if spec in REFERENCE_AGENTS:
@@ -374,7 +376,11 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
         algo, _, path = rest.rpartition(":") if kind == "sb3" else ("", "", spec)
         path = resolve_path(path, base)
         cls = _sb3_class(path, algo or None)
-        model = cls.load(str(path), device="cpu")
+        try:
+            model = cls.load(str(path), device="cpu")
+        except Exception as err:  # a zip that is no model of that class: any error of SB3's loader means "not usable"
+            raise ValueError(f"agent spec {spec!r}: {path} is not a loadable {cls.__name__} model "
+                             f"({type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})") from None
         model.set_random_seed(seed)
         meta = sb3_metadata(model, name=path.stem, source=spec)
         return SB3Factory(model, meta)
@@ -394,13 +400,17 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
         act_space = getattr(agent, "action_space", getattr(task, "action_space", None))
         return SingleModelFactory(agent, meta, obs_space, act_space)
     if not rest and spec.endswith(".json"):
-        return _load_manifest(resolve_path(spec, base), seed, source=spec)
+        return _load_manifest(resolve_path(spec, base), seed, source=spec, parents=_manifests)
     if rest:
         obj = _import_attr(spec)
-        if callable(obj) and not hasattr(obj, "for_task") and not hasattr(obj, "act"):
-            obj = obj()
-        elif isinstance(obj, type):
-            obj = obj()
+        try:
+            if callable(obj) and not hasattr(obj, "for_task") and not hasattr(obj, "act"):
+                obj = obj()
+            elif isinstance(obj, type):
+                obj = obj()
+        except SystemExit as err:
+            raise ValueError(f"agent spec {spec!r}: calling it exited (SystemExit({err.code!r})); expected it to "
+                             "return an agent or an agent factory") from None
         default = spec.rpartition(":")[2].replace("_", "-")
         if hasattr(obj, "for_task"):
             obj.metadata = AgentMetadata.coerce(getattr(obj, "metadata", None), default_name=default, source=spec)
@@ -412,12 +422,46 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None) -> Any:
                      "PATH.zip, checkpoint:PATH, PATH.pt, PATH.json (manifest) or module:factory")
 
 
-def _load_manifest(path: Path, seed: int, source: str) -> ManifestFactory:
-    data = read_json_file(path, "agent manifest")
+def _load_manifest(path: Path, seed: int, source: str, parents: tuple[Path, ...] = ()) -> ManifestFactory:
+    if path.resolve() in parents:
+        raise ValueError(f"agent manifest {path} names itself (through {[str(p) for p in parents]}); expected "
+                         "per-task specs of checkpoints, models or other manifests without a cycle")
+    data = read_json_file(path, "agent manifest", max_bytes=2**20)
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict) or "metadata" not in data:
         raise ValueError(f"agent manifest {path} must be an object with 'metadata' (name, ...) and 'tasks' "
                          "({task name: agent spec})")
-    factories = {name: load_agent(s, seed=seed, base=path.parent) for name, s in data["tasks"].items()}
+    factories = {name: load_agent(s, seed=seed, base=path.parent, _manifests=(*parents, path.resolve()))
+                 for name, s in data["tasks"].items()}
     meta = AgentMetadata.coerce(data["metadata"], default_name=path.stem, source=source)
     return ManifestFactory(meta, factories)
 
+
+
+def describe_source(spec: str) -> str:
+    """What loading ``spec`` with ``load_agent`` does, and whether that runs code (for ``verify --trust``)."""
+    if spec in REFERENCE_AGENTS:
+        return f"the built-in reference agent {spec!r} (package code only)"
+    kind, _, rest = spec.partition(":")
+    if kind == "sb3" or (not rest and spec.endswith(".zip")):
+        return (f"unpickles the Stable-Baselines3 model {rest or spec!r}: SB3's load runs pickle, which can execute "
+                "any code the file's author put in it")
+    if kind == "checkpoint" or (not rest and spec.endswith(".pt")):
+        return (f"reads the plastic-network checkpoint {rest or spec!r} with torch.load(weights_only=True) (tensors "
+                "and plain data only; the network is package code)")
+    if not rest and spec.endswith(".json"):
+        return (f"reads the manifest {spec!r} and loads each of its per-task specs, which may name SB3 zips "
+                "(pickle) or Python modules (imported and run)")
+    if rest:
+        return f"imports {kind!r} and calls {rest!r}: runs that Python code with your permissions"
+    return f"nothing loadable ({spec!r} is not an agent spec)"
+
+
+def check_suite_tasks(factory: Any, task_names: list[str]) -> None:
+    """A manifest naming a task the suite lacks is an error (it would never be played, and its suite task would
+    silently fall back to no-memory)."""
+    named = getattr(factory, "factories", None)
+    if isinstance(factory, ManifestFactory) and isinstance(named, dict):
+        unknown = sorted(set(named) - {*task_names, "*"})
+        if unknown:
+            raise ValueError(f"agent {factory.metadata.name!r} ({factory.metadata.source}) names task(s) {unknown} "
+                             f"that the suite does not have; its tasks: {task_names}")

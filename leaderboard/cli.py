@@ -1,28 +1,33 @@
 """Leaderboard subcommands of ``plastic-gym``: ``evaluate``, ``submit``, ``verify``, ``render``.
 
+Nothing read from a submission or result file is executed, except by ``verify NAME --trust`` (SECURITY.md).
+
 Only argparse is imported at module level; numpy, scipy, matplotlib and torch load inside the commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
-_DEFAULT_DIRS = "the package's leaderboard/ folder"
-
-
-def _dirs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--submissions", type=Path, default=None, metavar="DIR",
-                        help="submissions folder (default: leaderboard/submissions of the package)")
-    parser.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
-                        help=f"where LEADERBOARD.md, leaderboard.png and index.html go (default: {_DEFAULT_DIRS})")
+def _board_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board-dir", type=Path, default=None, metavar="DIR",
+                        help="the boards' folder: suite v0's board at its top, other suites' under boards/<suite>/ "
+                             "(default: $PLASTIC_GYM_BOARD, else the checkout's leaderboard/ folder, else "
+                             "~/.local/share/plastic-gym/leaderboard)")
 
 
-def _resolve_dirs(args) -> tuple[Path, Path]:
-    from .render import LEADERBOARD_DIR, SUBMISSIONS_DIR
-
-    return args.submissions or SUBMISSIONS_DIR, args.out_dir or LEADERBOARD_DIR
+def _episodes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an int >= 2 (the bootstrap needs two episodes), got {text!r}")
+    return value
 
 
 def _runtime_kwargs(args) -> dict:
@@ -35,13 +40,13 @@ def register(subparsers) -> None:
         "evaluate", help="evaluate agents on a leaderboard suite and write a result file",
         description="Play every task of a suite with each agent (all eval episodes of a task in one native vector env) "
                     "and write a result file with per-episode metrics, normalized scores and IQM/mean with 95%% "
-                    "bootstrap intervals. Without --agent: the reference agents (random, no-memory, oracle) and the "
-                    "checkpoints of committed baseline submissions.")
+                    "bootstrap intervals. Without --agent (the main job): the suite's trusted list shipped in the "
+                    "package (reference agents and committed baselines); nothing in submissions/ is loaded.")
     p.add_argument("--agent", action="append", metavar="SPEC",
                    help="random | no-memory | oracle | sb3:PATH | PATH.zip | checkpoint:PATH | PATH.pt | MANIFEST.json "
                         "| module:factory (repeat for several agents)")
     p.add_argument("--suite", default="v0", help="suite name (v0, omniglot) or path to a suite .json (default: v0)")
-    p.add_argument("--episodes", type=int, default=None, metavar="N",
+    p.add_argument("--episodes", type=_episodes, default=None, metavar="N",
                    help="evaluate only the first N eval episodes of each task (default: the suite's count; a shorter "
                         "result is accepted by submit only with --allow-short)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
@@ -51,80 +56,102 @@ def register(subparsers) -> None:
                                                       "the suite fixes); default 0")
     p.add_argument("--data-root", type=Path, default=None, help="Omniglot root for the omniglot suite (not recorded)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--submissions", type=Path, default=None, metavar="DIR",
-                   help="where to find the baseline submissions evaluated without --agent (default: the package's)")
     p.set_defaults(func=_evaluate)
 
     p = subparsers.add_parser("submit", help="validate a result file and add it to the leaderboard",
                               description="Validate a result file (JSON schema, suite hash, references replayed on the "
                                           "suite's episodes, every score recomputed from the per-episode data), write "
-                                          "submissions/<name>.json per agent and re-render the leaderboard. Nothing is "
-                                          "written if any check fails.")
+                                          "the agents and the re-rendered board of the file's suite in one atomic step. "
+                                          "Nothing is written if any check fails; nothing in the file is executed.")
     p.add_argument("file", type=Path)
     p.add_argument("--replace", action="store_true", help="replace a submission of the same name")
     p.add_argument("--allow-short", action="store_true", help="accept fewer eval episodes than the suite's")
     p.add_argument("--suite", default=None, help="check against this suite file instead of the shipped suite the "
-                                                 "result names")
+                                                 "result names (a suite that is not a shipped one gets its own board, "
+                                                 "boards/custom-<hash>)")
     p.add_argument("--data-root", type=Path, default=None, help="Omniglot root for the omniglot suite")
-    _dirs(p)
+    _board_dir(p)
     p.set_defaults(func=_submit)
 
-    p = subparsers.add_parser("verify", help="re-run a submission from its agent source and compare",
-                              description="Re-evaluate a submission whose metadata.source names a re-loadable agent "
-                                          "(checkpoint, SB3 model, reference) and report whether it matches.")
-    p.add_argument("name")
+    p = subparsers.add_parser("verify", help="re-run submissions and compare; matches show as verified",
+                              description="Re-evaluate submissions and compare them per episode; each match is recorded "
+                                          "(date, versions) and its row shows as verified. A name on the suite's "
+                                          "trusted list is re-run from that list. Any other submission's source is "
+                                          "code from its submitter: it is refused unless --trust is given.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="submission names (plain names of the board's entries)")
+    p.add_argument("--trusted", action="store_true", help="verify every trusted entry the board holds")
+    p.add_argument("--trust", action="store_true",
+                   help="load a submission's own source (imports modules, unpickles SB3 zips: runs its code)")
+    p.add_argument("--suite", default="v0", help="the board's suite: a shipped suite name or a suite .json (default v0)")
     p.add_argument("--data-root", type=Path, default=None, help="Omniglot root for the omniglot suite")
     p.add_argument("--no-progress", action="store_true")
-    _dirs(p)
+    _board_dir(p)
     p.set_defaults(func=_verify)
 
-    p = subparsers.add_parser("render", help="re-render LEADERBOARD.md, leaderboard.png and index.html",
-                              description="Re-render the leaderboard files from the submissions folder.")
-    _dirs(p)
+    p = subparsers.add_parser("render", help="re-render every board's LEADERBOARD.md, leaderboard.png and index.html",
+                              description="Re-render the pages of every board from its submissions.")
+    p.add_argument("--status", choices=("verified", "self-reported"), default=None,
+                   help="print only the rows of this status (the pages show all, filterable)")
+    _board_dir(p)
     p.set_defaults(func=_render)
 
 
-def _default_factories(submissions_dir: Path, seed: int) -> list:
-    """The reference agents, then every committed submission whose source re-creates a trained agent."""
-    from .agents import REFERENCE_AGENTS, load_agent
-    from .protocol import AgentMetadata
-    from .render import load_submissions
+def _nonfinite_to_null(value: Any) -> Any:
+    """``value`` with every NaN/inf float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _nonfinite_to_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nonfinite_to_null(v) for v in value]
+    return value
 
-    factories = [load_agent(name, seed=seed) for name in REFERENCE_AGENTS]
-    for doc in load_submissions(submissions_dir) if submissions_dir.is_dir() else []:
-        meta = doc["agents"][0]["metadata"]
-        if not meta.get("source") or meta["source"] in REFERENCE_AGENTS:
-            continue
-        try:
-            factory = load_agent(meta["source"], seed=seed)
-        except (ValueError, ImportError, OSError) as err:
-            print(f"warning: skipping baseline {meta['name']!r}: cannot load {meta['source']!r}: {err}", file=sys.stderr)
-            continue
-        factory.metadata = AgentMetadata(**meta)
-        factories.append(factory)
-    return factories
+
+def _write_result(out: Path, doc: dict, force: bool) -> int:
+    """Write a finished evaluation. Non-finite values cannot be a valid result; what was measured is still written
+    (null in their place, which submit rejects), then the command fails."""
+    from .results import write_json_atomic
+
+    try:
+        write_json_atomic(out, doc, overwrite=force)
+    except ValueError:
+        write_json_atomic(out, _nonfinite_to_null(doc), overwrite=force)
+        print(f"error: the evaluation measured non-finite values; wrote what was measured to {out} with null in "
+              "their place (not a valid result file: submit rejects it)", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
 
 
 def _evaluate(args) -> int:
     import time
 
-    from .agents import load_agent
+    from .agents import check_suite_tasks, load_agent
+    from .board import board_name_of
     from .evaluate import evaluate, table
-    from .render import SUBMISSIONS_DIR
-    from .results import write_json_atomic
     from .suite import load_suite
+    from .trusted import trusted_factories
 
-    suite = load_suite(args.suite)
+    try:
+        suite = load_suite(args.suite)
+    except ValueError as err:
+        print(f"error: --suite: {err}", file=sys.stderr)
+        return 2
     out = args.out or Path(f"results-{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
     if out.exists() and not args.force:
         print(f"error: {out} exists; refusing to overwrite it (use --force)", file=sys.stderr)
         return 2
+    if out.parent.exists() and not out.parent.is_dir():
+        print(f"error: --out {out}: {out.parent} is not a folder", file=sys.stderr)
+        return 2
     try:
         factories = ([load_agent(spec, seed=args.seed) for spec in args.agent] if args.agent
-                     else _default_factories(args.submissions or SUBMISSIONS_DIR, args.seed))
+                     else trusted_factories(board_name_of(suite.name, suite.hash), seed=args.seed))
+        for factory in factories:
+            check_suite_tasks(factory, suite.task_names)
         doc = evaluate(factories, suite, episodes=args.episodes, seed=args.seed, progress=not args.no_progress,
                        runtime_kwargs=_runtime_kwargs(args))
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -132,9 +159,7 @@ def _evaluate(args) -> int:
         return 130
     print(f"suite {suite.name} ({suite.hash[:19]}...), {len(doc['agents'])} agent(s), {doc['elapsed_s']:.1f} s")
     print(table(doc))
-    write_json_atomic(out, doc, overwrite=args.force)
-    print(f"wrote {out}")
-    return 0
+    return _write_result(out, doc, args.force)
 
 
 def _submit(args) -> int:
@@ -142,28 +167,37 @@ def _submit(args) -> int:
     from .submit import submit
     from .suite import load_suite
 
-    submissions, out_dir = _resolve_dirs(args)
     try:
         suite = load_suite(args.suite) if args.suite else None
-        written = submit(args.file, submissions, out_dir, replace=args.replace, allow_short=args.allow_short,
+        written = submit(args.file, args.board_dir, replace=args.replace, allow_short=args.allow_short,
                          runtime_kwargs=_runtime_kwargs(args), suite=suite)
-    except (ResultError, FileExistsError, ValueError) as err:
+    except (ResultError, FileExistsError, ValueError, OSError) as err:
         print(f"error: {args.file} rejected: {err}", file=sys.stderr)
         return 1
     for path in written:
         print(f"submitted {path}")
-    print(f"rendered {out_dir / 'LEADERBOARD.md'}, leaderboard.png, index.html")
+    print(f"rendered {written[0].parent.parent / 'LEADERBOARD.md'}, leaderboard.png, index.html")
     return 0
 
 
 def _verify(args) -> int:
+    from .board import Board
     from .results import ResultError
     from .submit import verify
+    from .suite import load_suite
+    from .trusted import trusted_entries
 
-    submissions, _ = _resolve_dirs(args)
     try:
-        ok, report = verify(args.name, submissions, progress=not args.no_progress, runtime_kwargs=_runtime_kwargs(args))
-    except (ValueError, ResultError) as err:
+        suite = load_suite(args.suite)
+        board = Board.for_suite(suite, args.board_dir)
+        names = list(args.names)
+        if args.trusted:
+            names += [e.name for e in trusted_entries(board.name) if e.name in board.names() and e.name not in names]
+        if not names:
+            raise ValueError("expected submission NAME(s) or --trusted")
+        ok, report = verify(names, board.root, board.name, trust=args.trust, progress=not args.no_progress,
+                            runtime_kwargs=_runtime_kwargs(args), suite=suite)
+    except (ValueError, ResultError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report)
@@ -171,10 +205,18 @@ def _verify(args) -> int:
 
 
 def _render(args) -> int:
-    from .render import load_submissions, render, summary
+    from .board import all_boards
+    from .render import summary
+    from .results import ResultError
 
-    submissions, out_dir = _resolve_dirs(args)
-    paths = render(submissions, out_dir)
-    print(summary(load_submissions(submissions)))
-    print("wrote " + ", ".join(str(p) for p in paths))
+    try:
+        for board in all_boards(args.board_dir):
+            paths = board.update()
+            docs, statuses = board.load()
+            print(f"board {board.name}:")
+            print(summary(docs, statuses, board.name, args.status))
+            print("wrote " + ", ".join(str(p) for p in paths))
+    except (ResultError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -27,8 +27,14 @@ State = Any
 #: The metadata fields an agent may report about itself (``agent_sizes``).
 SIZE_FIELDS = ("parameters", "state_floats")
 
-#: Names are file names of submissions: letters, digits, ``.``, ``_``, ``-``.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: Names are file names of submissions: letters, digits, ``.``, ``_``, ``-``. ``\Z`` (not ``$``, which also matches
+#: before a final newline) ends the name; checked with ``re.fullmatch`` (``valid_name``).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
+
+
+def valid_name(name: Any) -> bool:
+    """Whether ``name`` is a leaderboard name (``NAME_PATTERN``): a plain file name, no path, no newline."""
+    return isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) is not None
 
 
 @runtime_checkable
@@ -63,6 +69,9 @@ class AgentMetadata:
         regime: how it was trained: ``"none"``, ``"supervised-bptt"``, ``"ppo"``, ``"recurrent-ppo"``, ...
         budget: the training budget in words (e.g. ``"5000 steps x batch 64"``).
         privileged: True if it reads information an agent cannot see (the oracle reads the episodes).
+        reference: True for a classical reference algorithm (e.g. Thompson sampling on a bandit): not privileged,
+            but shown unranked like the oracle. On a board both flags come from the suite's trusted list
+            (``trusted.py``), never from a submitted file.
         description: one line for the leaderboard.
         source: the agent spec that re-creates it (``plastic-gym evaluate --agent SOURCE``), used by ``verify``.
 
@@ -79,9 +88,10 @@ class AgentMetadata:
     privileged: bool = False
     description: str = ""
     source: str | None = None
+    reference: bool = False
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not re.match(NAME_PATTERN, self.name):
+        if not valid_name(self.name):
             raise ValueError(f"agent name must match {NAME_PATTERN} (it names the submission file), got {self.name!r}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""Rendering the leaderboard from ``submissions/*.json``: ``LEADERBOARD.md``, ``leaderboard.png`` and a static
-``index.html`` (sortable table with the plot embedded as a data URI; inline CSS and JS, no network).
+"""Rendering a board (``board.py``) from its submissions: ``LEADERBOARD.md``, ``leaderboard.png`` and a static
+``index.html`` (sortable, filterable table with the plot embedded as a data URI; inline CSS and JS, no network).
 
-Rows are ranked by IQM of normalized scores (0 = no memory, 1 = the privileged oracle); privileged agents are
-marked and not ranked.
+Rows are ranked by IQM of normalized scores (0 = no memory, 1 = the privileged oracle). Whether a row is
+privileged or an unranked reference comes from the board's trusted list (``trusted.py``), never from the file;
+such rows are marked and not ranked. Each row shows its status: ``verified`` (re-run by ``plastic-gym verify``:
+date and versions) or ``self-reported``; the rank among verified rows is a column of its own, and the page filters
+by status. Every text from a submission is escaped for Markdown and HTML.
 """
 
 from __future__ import annotations
@@ -10,51 +13,77 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
+import re
 from typing import Any
 
 import numpy as np
 
-from plastic_gym.io import write_atomic
+from .board import PRIMARY_BOARD, STATUSES
+from .trusted import trusted_entry
 
-from .results import ResultError, read_json
-
-LEADERBOARD_DIR = Path(__file__).resolve().parent
-SUBMISSIONS_DIR = LEADERBOARD_DIR / "submissions"
 OUTPUTS = ("LEADERBOARD.md", "leaderboard.png", "index.html")
 
 
-def load_submissions(submissions_dir: str | Path = SUBMISSIONS_DIR) -> list[dict[str, Any]]:
-    """Every submission file (one agent each), sorted by name."""
-    docs = []
-    for path in sorted(Path(submissions_dir).glob("*.json")):
-        doc = read_json(path)
-        if not isinstance(doc, dict) or len(doc.get("agents", [])) != 1:
-            raise ResultError(f"{path} is not a submission (expected a result document with exactly one agent)")
-        docs.append(doc)
-    return docs
+def _flags(board: str, name: str) -> tuple[bool, bool]:
+    entry = trusted_entry(board, name)
+    return (bool(entry and entry.privileged), bool(entry and entry.reference))
 
 
-def rows(docs: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Task names (of the first suite seen) and one row per submission, best IQM first, privileged ones last."""
+def rows(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None], board: str = PRIMARY_BOARD,
+         status: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Task names and one row per submission, best IQM first, unranked rows (privileged, references) last.
+
+    ``status`` (``"verified"`` or ``"self-reported"``) keeps only the rows of that status; ranks count the rows shown.
+    Each row has ``rank`` (None when unranked) and ``verified_rank`` (the rank among verified rows, else None).
+    """
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     task_names = [t["name"] for t in docs[0]["tasks"]] if docs else []
     out = []
     for doc in docs:
         agent = doc["agents"][0]
         meta, scores = agent["metadata"], agent["scores"]
+        record = statuses.get(meta["name"])
+        row_status = "verified" if record else "self-reported"
+        if status is not None and row_status != status:
+            continue
+        privileged, reference = _flags(board, meta["name"])
         fallback = {t: any(run.get(t, {}).get("fallback", False) for run in agent["runs"]) for t in task_names}
         out.append({
             "name": meta["name"], "meta": meta, "suite": f"{doc['suite']['name']}",
+            "privileged": privileged, "reference": reference, "ranked": not (privileged or reference),
+            "status": row_status, "verification": record,
             "iqm": scores["iqm"], "mean": scores["mean"],
             "tasks": {t: scores["tasks"].get(t) for t in task_names}, "fallback": fallback,
             "episodes": min(t["episodes"] for t in doc["tasks"]), "created": doc["created"][:10],
         })
-    out.sort(key=lambda r: (r["meta"]["privileged"], -r["iqm"]["value"], r["name"]))
-    rank = 0
+    out.sort(key=lambda r: (not r["ranked"], r["privileged"], -r["iqm"]["value"], r["name"]))
+    rank = verified_rank = 0
     for r in out:
-        rank = rank if r["meta"]["privileged"] else rank + 1
-        r["rank"] = None if r["meta"]["privileged"] else rank
+        rank += r["ranked"]
+        verified_rank += r["ranked"] and r["status"] == "verified"
+        r["rank"] = rank if r["ranked"] else None
+        r["verified_rank"] = verified_rank if r["ranked"] and r["status"] == "verified" else None
     return task_names, out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md(text: Any) -> str:
+    """Text from a submission as inert Markdown inside a table cell: control characters become spaces, HTML
+    metacharacters entities, Markdown metacharacters (``|`` included) are backslash-escaped."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text))
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _status_text(r: dict[str, Any]) -> str:
+    return f"verified {r['verification'].get('date', '')[:10]}" if r["status"] == "verified" else "self-reported"
+
+
+def _versions_text(record: dict[str, Any]) -> str:
+    versions = record.get("versions") or {}
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if isinstance(v, str))
 
 
 def _num(v: Any, fmt: str = "{:,}") -> str:
@@ -79,29 +108,42 @@ SIZES_NOTE = ("State floats: the numbers an agent carries from one step to the n
               "where an entry trains one model per task.")
 
 
-def markdown(task_names: list[str], table: list[dict[str, Any]], method: str) -> str:
-    head = ["rank", "agent", "IQM [95% CI]", "mean [95% CI]", *task_names, "state floats", "parameters", "regime"]
-    lines = ["# plastic-gym leaderboard", "",
+def _marks(r: dict[str, Any]) -> str:
+    return " †" if r["privileged"] else (" ‡" if r["reference"] else "")
+
+
+def markdown(task_names: list[str], table: list[dict[str, Any]], method: str, board: str = PRIMARY_BOARD) -> str:
+    head = ["rank", "verified rank", "agent", "status", "IQM [95% CI]", "mean [95% CI]", *task_names, "state floats",
+            "parameters", "regime"]
+    lines = [f"# plastic-gym leaderboard: suite {md(board)}", "",
              "Normalized scores per task: `(score - no_memory) / (oracle - no_memory)` on the same evaluation "
              "episodes, so 0 is the no-memory reference and 1 the privileged oracle. Ranked by the interquartile "
              "mean (IQM) over tasks. `*`: the agent cannot play the task (no-memory fallback, scores 0). "
-             "Privileged agents (†) are references, not ranked. " + SIZES_NOTE, "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             "Privileged agents (†) and classical references (‡) are not ranked. Status: `verified` rows were re-run "
+             "by `plastic-gym verify` and matched (date below), `self-reported` rows are the submitter's numbers; "
+             "*verified rank* ranks the verified rows only. " + SIZES_NOTE, "",
+             "| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
     for r in table:
         m = r["meta"]
-        name = m["name"] + (" †" if m["privileged"] else "")
-        cells = [str(r["rank"] or "–"), f"**{name}**", _interval(r["iqm"]), _interval(r["mean"]),
+        budget = f" ({md(m['budget'])})" if m.get("budget") else ""
+        cells = [str(r["rank"] or "–"), str(r["verified_rank"] or "–"), f"**{md(m['name'])}{_marks(r)}**",
+                 _status_text(r), _interval(r["iqm"]), _interval(r["mean"]),
                  *[_task_cell(r, t) for t in task_names], _num(m["state_floats"]), _num(m["parameters"]),
-                 m["regime"] + (f" ({m['budget']})" if m.get("budget") else "")]
+                 md(m["regime"]) + budget]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Intervals: {method}", "",
+    verified = [r for r in table if r["status"] == "verified"]
+    if verified:
+        lines += ["", "Verified with:"]
+        lines += [f"- {md(r['name'])}: {md(r['verification'].get('date', ''))}; {md(_versions_text(r['verification']))}"
+                  for r in verified]
+    lines += ["", f"Intervals: {md(method)}", "",
               "![leaderboard](leaderboard.png)", "",
               "Regenerate with `plastic-gym render`; add an entry with `plastic-gym evaluate --agent SPEC --out r.json` "
-              "then `plastic-gym submit r.json`.", ""]
+              "then `plastic-gym submit r.json`. What the leaderboard trusts and runs: SECURITY.md.", ""]
     return "\n".join(lines)
 
 
-def plot_png(task_names: list[str], table: list[dict[str, Any]]) -> bytes:
+def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes:
     """Grouped bars: normalized score per task and the IQM, one bar per agent, with 95% intervals. Values beyond
     the axis range (the random agent is far below 0 on regression) are clipped and labelled."""
     import matplotlib
@@ -127,9 +169,10 @@ def plot_png(task_names: list[str], table: list[dict[str, Any]]) -> bytes:
         shown = np.clip(vals, lo_lim, hi_lim)
         pos = x - 0.4 + width * (i + 0.5)
         err = np.clip(np.stack([shown - np.clip(lows, lo_lim, hi_lim), np.clip(highs, lo_lim, hi_lim) - shown]), 0, None)
-        label = r["name"] + (" (privileged)" if r["meta"]["privileged"] else "")
+        label = r["name"] + (" (privileged)" if r["privileged"] else " (reference)" if r["reference"] else "")
+        label += "" if r["status"] == "verified" else " (self-reported)"
         ax.bar(pos, shown, width, yerr=err, capsize=2, color=cmap(i % 10), label=label,
-               hatch="//" if r["meta"]["privileged"] else None, edgecolor="white", linewidth=0.5)
+               hatch="//" if not r["ranked"] else None, edgecolor="white", linewidth=0.5)
         for p, v in zip(pos, vals):
             if np.isfinite(v) and (v < lo_lim or v > hi_lim):
                 ax.annotate(f"{v:.1f}", (p, lo_lim if v < lo_lim else hi_lim), xytext=(0, 3 if v < lo_lim else -3),
@@ -141,8 +184,9 @@ def plot_png(task_names: list[str], table: list[dict[str, Any]]) -> bytes:
     ax.set_xticks(x, groups, rotation=20, ha="right")
     ax.set_ylim(lo_lim, hi_lim)
     ax.set_ylabel("normalized score (0 = no memory, 1 = oracle)")
-    ax.set_title("plastic-gym leaderboard: per-task normalized scores and IQM (95% bootstrap CI)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"plastic-gym leaderboard, suite {board}: per-task normalized scores and IQM (95% bootstrap CI)")
+    if table:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
@@ -180,41 +224,60 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
     rows.forEach(function(r){ body.appendChild(r); });
   });
 });
+document.getElementById('status-filter').addEventListener('change', function(){
+  var want = this.value, body = document.querySelector('table.sortable').tBodies[0];
+  var rows = Array.prototype.slice.call(body.rows);
+  rows.forEach(function(r){ r.style.display = (want === 'all' || r.getAttribute('data-status') === want) ? '' : 'none'; });
+  var ranked = rows.filter(function(r){ return r.style.display !== 'none' && r.getAttribute('data-ranked') === '1'; });
+  ranked.sort(function(a, b){ return parseFloat(b.getAttribute('data-iqm')) - parseFloat(a.getAttribute('data-iqm')); });
+  rows.forEach(function(r){ r.cells[0].textContent = '\\u2013'; r.cells[0].setAttribute('data-sort', '1000000000'); });
+  ranked.forEach(function(r, i){ r.cells[0].textContent = String(i + 1); r.cells[0].setAttribute('data-sort', String(i + 1)); });
+});
 """
 
 
-def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, method: str) -> str:
+def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, method: str,
+              board: str = PRIMARY_BOARD) -> str:
     esc = html.escape
-    head = ["rank", "agent", "IQM", "IQM 95% CI", "mean", *task_names, "state floats", "parameters", "regime",
-            "budget", "episodes/task", "date"]
+    head = ["rank", "verified rank", "agent", "status", "IQM", "IQM 95% CI", "mean", *task_names, "state floats",
+            "parameters", "regime", "budget", "episodes/task", "date"]
     body = []
     for r in table:
         m = r["meta"]
         tasks = [(_task_cell(r, t), r["tasks"][t]["normalized"] if r["tasks"].get(t) else "") for t in task_names]
-        cells = [(str(r["rank"] or "–"), r["rank"] or 10**9),
-                 (m["name"] + (" †" if m["privileged"] else ""), m["name"]),
-                 (f"{r['iqm']['value']:.3f}", r["iqm"]["value"]),
-                 (f"[{r['iqm']['interval'][0]:.3f}, {r['iqm']['interval'][1]:.3f}]", r["iqm"]["interval"][0]),
-                 (f"{r['mean']['value']:.3f}", r["mean"]["value"]), *tasks,
-                 (_num(m["state_floats"]), "" if m["state_floats"] is None else m["state_floats"]),
-                 (_num(m["parameters"]), "" if m["parameters"] is None else m["parameters"]),
-                 (m["regime"], m["regime"]), (m.get("budget") or "–", m.get("budget") or ""),
-                 (str(r["episodes"]), r["episodes"]), (r["created"], r["created"])]
-        tds = "".join(f'<td{" class=name" if i == 1 else ""} data-sort="{esc(str(s))}" '
-                      f'title="{esc(m["description"]) if i == 1 else ""}">{esc(str(v))}</td>'
-                      for i, (v, s) in enumerate(cells))
-        body.append(f'<tr{" class=privileged" if m["privileged"] else ""}>{tds}</tr>')
-    ths = "".join(f'<th{" class=name" if i == 1 else ""}>{esc(h)}</th>' for i, h in enumerate(head))
+        status_title = _versions_text(r["verification"]) if r["verification"] else "the submitter's own numbers"
+        cells = [(str(r["rank"] or "–"), r["rank"] or 10**9, ""),
+                 (str(r["verified_rank"] or "–"), r["verified_rank"] or 10**9, ""),
+                 (m["name"] + _marks(r), m["name"], m["description"]),
+                 (_status_text(r), r["status"], status_title),
+                 (f"{r['iqm']['value']:.3f}", r["iqm"]["value"], ""),
+                 (f"[{r['iqm']['interval'][0]:.3f}, {r['iqm']['interval'][1]:.3f}]", r["iqm"]["interval"][0], ""),
+                 (f"{r['mean']['value']:.3f}", r["mean"]["value"], ""), *[(v, k, "") for v, k in tasks],
+                 (_num(m["state_floats"]), "" if m["state_floats"] is None else m["state_floats"], ""),
+                 (_num(m["parameters"]), "" if m["parameters"] is None else m["parameters"], ""),
+                 (m["regime"], m["regime"], ""), (m.get("budget") or "–", m.get("budget") or "", ""),
+                 (str(r["episodes"]), r["episodes"], ""), (r["created"], r["created"], "")]
+        tds = "".join(f'<td{" class=name" if i == 2 else ""} data-sort="{esc(str(k))}" title="{esc(str(t))}">'
+                      f'{esc(str(v))}</td>' for i, (v, k, t) in enumerate(cells))
+        cls = "privileged" if not r["ranked"] else r["status"]
+        body.append(f'<tr class="{cls}" data-status="{esc(r["status"])}" data-ranked="{int(r["ranked"])}" '
+                    f'data-iqm="{r["iqm"]["value"]!r}">{tds}</tr>')
+    ths = "".join(f'<th{" class=name" if i == 2 else ""}>{esc(h)}</th>' for i, h in enumerate(head))
     img = base64.b64encode(png).decode("ascii")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>plastic-gym leaderboard</title>
+<html lang="en"><head><meta charset="utf-8"><title>plastic-gym leaderboard: suite {esc(board)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
 <body>
-<h1>plastic-gym leaderboard</h1>
+<h1>plastic-gym leaderboard: suite {esc(board)}</h1>
 <p>Normalized score per task: <code>(score - no_memory) / (oracle - no_memory)</code> on the same evaluation episodes
 (0 = the no-memory reference, 1 = the privileged oracle). Ranked by the interquartile mean (IQM) over tasks.
-<code>*</code>: the agent cannot play the task (no-memory fallback). † privileged references, not ranked.
-{html.escape(SIZES_NOTE)} Click a column header to sort.</p>
+<code>*</code>: the agent cannot play the task (no-memory fallback). † privileged references and ‡ classical
+references are not ranked. <em>verified</em>: re-run by <code>plastic-gym verify</code> and matched (hover for the
+versions); <em>self-reported</em>: the submitter's own numbers.
+{esc(SIZES_NOTE)} Click a column header to sort.</p>
+<p><label>Show <select id="status-filter"><option value="all">all rows</option>
+<option value="verified">verified rows</option><option value="self-reported">self-reported rows</option></select>
+(ranks are recounted over the rows shown)</label></p>
 <div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>
 <tbody>
 {chr(10).join(body)}
@@ -226,23 +289,27 @@ def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, me
 """
 
 
-def render(submissions_dir: str | Path = SUBMISSIONS_DIR, out_dir: str | Path = LEADERBOARD_DIR) -> list[Path]:
-    """Re-render the three leaderboard files in ``out_dir`` from the submissions (each written atomically)."""
-    docs = load_submissions(submissions_dir)
-    task_names, table = rows(docs)
+def pages(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None],
+          board: str = PRIMARY_BOARD) -> dict[str, bytes]:
+    """The three files of a board (``OUTPUTS``) from its submissions and their statuses."""
+    task_names, table = rows(docs, statuses, board)
     method = docs[0]["bootstrap"]["method"] if docs else ""
-    png = plot_png(task_names, table)
-    out_dir = Path(out_dir)
-    texts = {"LEADERBOARD.md": markdown(task_names, table, method).encode(), "leaderboard.png": png,
-             "index.html": page_html(task_names, table, png, method).encode()}
-    return [write_atomic(out_dir / name, data, overwrite=True) for name, data in texts.items()]
+    png = plot_png(task_names, table, board)
+    return {"LEADERBOARD.md": markdown(task_names, table, method, board).encode(), "leaderboard.png": png,
+            "index.html": page_html(task_names, table, png, method, board).encode()}
 
 
-def summary(docs: list[dict[str, Any]]) -> str:
-    """A one-line-per-agent text view (for the CLI)."""
-    _, table = rows(docs)
-    return "\n".join(f"{r['rank'] or '-':>3} {r['name']:<24} IQM {_interval(r['iqm'])}" for r in table)
+def render(board) -> list:
+    """Re-render a board's pages from its submissions (one atomic step with nothing else changed)."""
+    return board.update()
 
 
-__all__ = ["OUTPUTS", "SUBMISSIONS_DIR", "load_submissions", "markdown", "page_html", "plot_png", "render", "rows",
-           "summary"]
+def summary(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None], board: str = PRIMARY_BOARD,
+            status: str | None = None) -> str:
+    """A one-line-per-agent text view (for the CLI), optionally only the rows of one status."""
+    _, table = rows(docs, statuses, board, status)
+    return "\n".join(f"{r['rank'] or '-':>3} {r['name']:<26} {r['status']:<13} IQM {_interval(r['iqm'])}"
+                     for r in table)
+
+
+__all__ = ["OUTPUTS", "markdown", "md", "page_html", "pages", "plot_png", "render", "rows", "summary"]

@@ -21,13 +21,19 @@ import numpy as np
 
 from plastic_gym.io import write_atomic
 
+from .board import MAX_FILE_BYTES, board_name_of
 from .evaluate import FORMAT, make_env, reference_metrics, rounded
+from .protocol import NAME_PATTERN, valid_name
 from .scoring import bootstrap_method, compare_scores, score
 from .suite import Suite, load_suite
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
-#: Interval tolerance when a file was made with another scipy (its bootstrap may draw other resamples).
-OTHER_SCIPY_INTERVAL_TOL = 0.05
+#: How far a file's 95% intervals may be from the recomputed ones (absolute). Fixed here, whatever the file says:
+#: another scipy's bootstrap may draw other resamples. The board stores the recomputed intervals, never the file's.
+INTERVAL_TOL = 0.05
+#: Relative tolerance of a stored per-task ``means`` value of the primary metric against the per-episode values
+#: (which are rounded to 7 significant digits).
+MEANS_RTOL = 1e-6
 
 
 class ResultError(ValueError):
@@ -49,17 +55,36 @@ def write_json_atomic(path: str | os.PathLike, doc: Any, overwrite: bool = False
     return write_atomic(path, dumps(doc).encode(), overwrite)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file; a missing or malformed file is a ``ResultError`` naming the file and position."""
-    path = Path(path)
+def parse_json(data: bytes, path: str | os.PathLike) -> Any:
+    """Parse the bytes of a result or submission file: at most ``MAX_FILE_BYTES``, UTF-8, JSON with finite numbers;
+    anything else is a ``ResultError`` naming the file and what was expected."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ResultError(f"{path} is {len(data):,} bytes; a result file may have at most {MAX_FILE_BYTES:,}")
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise ResultError(f"cannot read {path}: {err.strerror}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ResultError(f"{path} is not UTF-8 text (byte {err.start}: {err.reason}); expected a JSON result file") from None
+
+    def no_constant(name):
+        raise ResultError(f"{path}: {name} is not a JSON number; every number must be finite")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as err:
         raise ResultError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    except RecursionError:
+        raise ResultError(f"{path} nests too deeply to be a result file") from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a result or submission file (``parse_json``); a missing or unreadable file is a ``ResultError``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ResultError(f"cannot read {path}: {err.strerror or err}") from None
+    return parse_json(data, path)
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +146,7 @@ def _reference_problems(doc: dict[str, Any], suite: Suite, runtime_kwargs: dict 
             problems.append(f"field tasks/{i}/primary_metric (task {s.name}): expected {task.primary_metric!r} "
                             f"(higher_is_better={task.higher_is_better}), found {t['primary_metric']!r} "
                             f"(higher_is_better={t['higher_is_better']})")
-        refs = reference_metrics(task, env.episodes)
+        refs = reference_metrics(task, env)
         env.close()
         for ref, values in refs.items():
             expected, found = np.asarray(rounded(values)), np.asarray(t["references"][ref], np.float64)
@@ -133,14 +158,52 @@ def _reference_problems(doc: dict[str, Any], suite: Suite, runtime_kwargs: dict 
     return problems
 
 
-def _agent_problems(doc: dict[str, Any]) -> list[str]:
+def _flag_problems(agent: dict[str, Any], a: int, board: str) -> list[str]:
+    """``privileged``/``reference`` must be what the board's trusted list says for this name (False if unlisted)."""
+    from .trusted import trusted_entry
+
+    meta, entry = agent["metadata"], trusted_entry(board, agent["metadata"]["name"])
+    problems = []
+    for flag in ("privileged", "reference"):
+        expected = bool(entry and getattr(entry, flag))
+        if bool(meta.get(flag, False)) != expected:
+            problems.append(f"field agents/{a}/metadata/{flag} (agent {meta['name']!r}): expected {expected} (decided by "
+                            f"the trusted list of board {board!r}, not by the file), found {meta.get(flag)!r}")
+    return problems
+
+
+def _run_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]]) -> list[str]:
+    """Per run and task: the stored mean of the primary metric, the fallback flag (a fallback plays the no-memory
+    reference, so its values are that reference's) and, for a non-privileged agent, values copied from the
+    privileged oracle (identical per episode where the oracle's values vary: no agent that does not read the
+    episode reproduces them)."""
+    problems, who = [], f"agent {agent['metadata']['name']!r}"
+    for r, run in enumerate(agent["runs"]):
+        for t in tasks:
+            entry, where = run[t["name"]], f"field agents/{a}/runs/{r}/{t['name']}"
+            values = np.asarray(entry["primary"], np.float64)
+            mean = entry["means"].get(t["primary_metric"])
+            if mean is None or not np.isclose(mean, values.mean(), rtol=MEANS_RTOL, atol=1e-12):
+                problems.append(f"{where}/means/{t['primary_metric']} ({who}): expected {values.mean()!r} (the mean of "
+                                f"the per-episode values), found {mean!r}")
+            no_memory, oracle = (np.asarray(t["references"][k], np.float64) for k in ("no_memory", "oracle"))
+            if entry["fallback"] and not np.array_equal(values, no_memory):
+                problems.append(f"{where}/fallback ({who}): a fallback task holds the no-memory reference's values, "
+                                "but the per-episode values differ from them")
+            if (not agent["metadata"]["privileged"] and np.ptp(oracle) > 0
+                    and np.allclose(values, oracle, rtol=1e-7, atol=0)):
+                problems.append(f"{where}/primary ({who}): the per-episode values are those of the privileged oracle; "
+                                "a non-privileged agent cannot reproduce them")
+    return problems
+
+
+def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
     problems = []
     names = [a["metadata"]["name"] for a in doc["agents"]]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         problems.append(f"field agents: duplicate agent name(s) {dup}")
     expected_method = bootstrap_method()
-    same_scipy = doc["bootstrap"].get("scipy") == expected_method["scipy"]
     for key in ("method", "n_resamples", "confidence_level", "seed"):
         if doc["bootstrap"][key] != expected_method[key]:
             problems.append(f"field bootstrap/{key}: expected {expected_method[key]!r}, found {doc['bootstrap'][key]!r}")
@@ -148,6 +211,10 @@ def _agent_problems(doc: dict[str, Any]) -> list[str]:
     task_names = [t["name"] for t in tasks]
     for a, agent in enumerate(doc["agents"]):
         who = f"agent {agent['metadata']['name']!r}"
+        if not valid_name(agent["metadata"]["name"]):
+            problems.append(f"field agents/{a}/metadata/name: expected a name matching {NAME_PATTERN}, found "
+                            f"{agent['metadata']['name']!r}")
+        problems += _flag_problems(agent, a, board)
         shape_ok = True
         for r, run in enumerate(agent["runs"]):
             if sorted(run) != sorted(task_names):
@@ -162,20 +229,32 @@ def _agent_problems(doc: dict[str, Any]) -> list[str]:
                     shape_ok = False
         if not shape_ok:
             continue
+        problems += _run_problems(agent, a, tasks)
         expected = score(tasks, agent["runs"])
-        tol = 1e-9 if same_scipy else OTHER_SCIPY_INTERVAL_TOL
-        problems += [f"{p} ({who})" for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", tol)]
+        problems += [f"{p} ({who})" for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", INTERVAL_TOL)]
     return problems
+
+
+def canonical(doc: dict[str, Any]) -> dict[str, Any]:
+    """A validated document as a board stores it: every agent's scores recomputed from the per-episode data (the
+    file's own values agreed within the tolerances, but are never the ones shown)."""
+    doc = copy.deepcopy(doc)
+    for agent in doc["agents"]:
+        agent["scores"] = score(doc["tasks"], agent["runs"])
+    return doc
 
 
 def validate(doc: Any, allow_short: bool = False, check_references: bool = True,
              runtime_kwargs: dict[str, Any] | None = None, suite: Suite | None = None) -> Suite:
     """Check a result document; raise ``ResultError`` listing every problem, else return its suite.
 
-    Checks, in order: the JSON schema; the suite (known name, hash, tasks, kwargs, seeds and episode counts;
-    fewer episodes only with ``allow_short``); the references, replayed on the suite's episodes
-    (``check_references``); every agent's scores, recomputed from the per-episode data. ``suite``: the suite to
-    check against (default: the shipped suite the document names).
+    Checks, in order: the JSON schema (bounded plain-text fields, leaderboard names, no unknown keys); the suite
+    (known name, hash, tasks, kwargs, seeds and episode counts; fewer episodes only with ``allow_short``); the
+    references, replayed on the suite's episodes (``check_references``); per agent: its ``privileged`` and
+    ``reference`` flags against the board's trusted list, each run's primary means and fallback flags against its
+    per-episode values, no copy of the oracle's values, and its scores recomputed from the per-episode data
+    (intervals within ``INTERVAL_TOL``). ``suite``: the suite to check against (default: the shipped suite the
+    document names).
     """
     problems = schema_problems(doc)
     if problems:
@@ -186,7 +265,7 @@ def validate(doc: Any, allow_short: bool = False, check_references: bool = True,
     if not problems and check_references:
         problems += _reference_problems(doc, suite, runtime_kwargs)
     if not problems:
-        problems += _agent_problems(doc)
+        problems += _agent_problems(doc, board_name_of(suite.name, suite.hash))
     if problems:
         raise ResultError("invalid result file:\n  " + "\n  ".join(problems))
     return suite

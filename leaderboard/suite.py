@@ -28,6 +28,7 @@ SUITE_DIR = Path(__file__).resolve().parent
 SUITE_HASHES = {
     "v0": "sha256:401042a47c955f0fa7c07ca314b3a6c3ac1f164879d2336c7e527ef72a717f7e",
     "omniglot": "sha256:11a7ebef9406e8c4581f2a07cf35990e32b88536884fed553a6a8eb4b04a1199",
+    "rl-v0": "sha256:7351dd82749a7df29b43a5271736eef97203cef4b99cf8ae34c029f284233787",
 }
 
 
@@ -77,24 +78,54 @@ def available_suites() -> list[str]:
     return sorted(p.stem[len("suite_"):] for p in SUITE_DIR.glob("suite_*.json"))
 
 
-def parse_suite(data: dict[str, Any]) -> Suite:
-    """A ``Suite`` from the parsed content of a suite file (checked: names unique, episodes and seeds valid)."""
+def parse_suite(data: Any, where: str = "suite file") -> Suite:
+    """A ``Suite`` from the parsed content of a suite file; every field is checked (names are leaderboard names and
+    unique, env ids strings, kwargs objects, episodes ints >= 2 (the bootstrap needs two), seeds ints >= 0, no
+    unknown fields); a bad one is a ``ValueError`` naming ``where`` and the field."""
+    from .protocol import valid_name
+
+    def fail(message: str):
+        raise ValueError(f"{where}: {message}")
+
+    if not isinstance(data, dict):
+        fail(f"expected a JSON object with name, version, tasks, found {type(data).__name__}")
+    unknown = sorted(set(data) - {"name", "version", "description", "tasks"})
+    if unknown:
+        fail(f"unknown field(s) {unknown}; expected name, version, description, tasks")
+    for key in ("name", "version", "tasks"):
+        if key not in data:
+            fail(f"lacks the field {key!r}")
+    if not valid_name(data["name"]):
+        fail(f"name must be a leaderboard name (letters, digits, '.', '_', '-'), found {data['name']!r}")
+    if isinstance(data["version"], bool) or not isinstance(data["version"], int):
+        fail(f"version must be an int, found {data['version']!r}")
+    if not isinstance(data.get("description", ""), str):
+        fail("description must be a string")
+    if not isinstance(data["tasks"], list) or not data["tasks"]:
+        fail("tasks must be a non-empty list")
+    tasks = []
+    for i, t in enumerate(data["tasks"]):
+        if not isinstance(t, dict):
+            fail(f"tasks[{i}] must be an object")
+        unknown = sorted(set(t) - {"name", "env_id", "kwargs", "episodes", "seed"})
+        missing = sorted({"name", "env_id", "kwargs", "episodes", "seed"} - set(t))
+        if unknown or missing:
+            fail(f"tasks[{i}] has unknown field(s) {unknown} / lacks {missing}")
+        ok = (valid_name(t["name"]) and isinstance(t["env_id"], str) and isinstance(t["kwargs"], dict)
+              and all(isinstance(t[k], int) and not isinstance(t[k], bool) for k in ("episodes", "seed"))
+              and t["episodes"] >= 2 and t["seed"] >= 0)
+        if not ok:
+            fail(f"tasks[{i}] ({t.get('name')!r}): expected a leaderboard name, a string env_id, an object kwargs, "
+                 "episodes an int >= 2 and seed an int >= 0")
+        tasks.append(SuiteTask(t["name"], t["env_id"], dict(t["kwargs"]), t["episodes"], t["seed"]))
     try:
-        tasks = []
-        for i, t in enumerate(data["tasks"]):
-            unknown = sorted(set(t) - {"name", "env_id", "kwargs", "episodes", "seed"})
-            if unknown:
-                raise ValueError(f"tasks[{i}] has unknown field(s) {unknown}")
-            if not (isinstance(t["episodes"], int) and t["episodes"] >= 1 and isinstance(t["seed"], int) and t["seed"] >= 0):
-                raise ValueError(f"tasks[{i}] ({t.get('name')}): episodes must be an int >= 1 and seed an int >= 0")
-            tasks.append(SuiteTask(t["name"], t["env_id"], dict(t["kwargs"]), t["episodes"], t["seed"]))
-        suite = Suite(data["name"], int(data["version"]), data.get("description", ""), tuple(tasks),
-                      content_hash(data), data)
-    except KeyError as err:
-        raise ValueError(f"suite file lacks the field {err.args[0]!r}") from None
+        digest = content_hash(data)
+    except ValueError as err:  # NaN or inf in kwargs
+        fail(f"not canonical JSON: {err}")
+    suite = Suite(data["name"], data["version"], data.get("description", ""), tuple(tasks), digest, data)
     names = suite.task_names
     if len(set(names)) != len(names):
-        raise ValueError(f"suite {suite.name!r} has duplicate task names: {names}")
+        fail(f"duplicate task names: {names}")
     return suite
 
 
@@ -105,4 +136,4 @@ def load_suite(name_or_path: str | Path = "v0") -> Suite:
         path = SUITE_DIR / f"suite_{name_or_path}.json"
         if not path.is_file():
             raise ValueError(f"unknown suite {name_or_path!r}; available: {available_suites()} (or a path to a suite .json)")
-    return parse_suite(read_json_file(path, "suite file"))
+    return parse_suite(read_json_file(path, "suite file", max_bytes=2**20), f"suite file {path}")

@@ -15,7 +15,7 @@ from plastic_gym.leaderboard import scoring
 from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agent
 from plastic_gym.leaderboard.evaluate import evaluate, table
 from plastic_gym.leaderboard.protocol import Agent, AgentMetadata, agent_sizes
-from plastic_gym.leaderboard.render import load_submissions, render
+from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
 from plastic_gym.leaderboard.submit import submit, verify
 from plastic_gym.leaderboard.suite import SUITE_HASHES, content_hash, load_suite, parse_suite
@@ -78,9 +78,15 @@ def test_suite_errors():
         load_suite("nope")
     with pytest.raises(ValueError, match="duplicate task names"):
         parse_suite({"name": "x", "version": 0, "tasks": [
-            {"name": "a", "env_id": "PlasticCopy-v0", "kwargs": {}, "episodes": 1, "seed": 0}] * 2})
+            {"name": "a", "env_id": "PlasticCopy-v0", "kwargs": {}, "episodes": 2, "seed": 0}] * 2})
     with pytest.raises(ValueError, match="lacks the field 'tasks'"):
         parse_suite({"name": "x", "version": 0})
+    with pytest.raises(ValueError, match=r"tasks\[0\] \('a'\): .*episodes an int >= 2"):  # the bootstrap needs 2
+        parse_suite({"name": "x", "version": 0, "tasks": [
+            {"name": "a", "env_id": "PlasticCopy-v0", "kwargs": {}, "episodes": 1, "seed": 0}]})
+    for bad in ({"name": "x\n", "version": 0, "tasks": []}, {"name": "x", "version": 0, "tasks": [], "extra": 1}):
+        with pytest.raises(ValueError, match="suite file: "):
+            parse_suite(bad)
 
 
 # -- agents and normalization ---------------------------------------------------------------------------------
@@ -167,36 +173,39 @@ def test_import_spec_agent_and_space_fallback(small_suite, tmp_path):
 
 
 # -- result files: round trip and rejections --------------------------------------------------------------------
-def _dirs(tmp_path):
-    sub, out = tmp_path / "submissions", tmp_path / "site"
-    return sub, out
+def _dirs(tmp_path, suite=None):
+    """The board root under ``tmp_path`` and the board of ``suite`` there (the small suite: a custom board)."""
+    root = tmp_path / "boards"
+    return root, (Board.for_suite(suite, root) if suite is not None else None)
 
 
 def test_round_trip_evaluate_submit_render_reload(ref_doc, small_suite, tmp_path):
     path = write_json_atomic(tmp_path / "result.json", ref_doc)
     assert read_json(path) == ref_doc
-    sub, out = _dirs(tmp_path)
-    written = submit(path, sub, out, allow_short=True, suite=small_suite[1])
+    root, board = _dirs(tmp_path, small_suite[1])
+    written = submit(path, root, allow_short=True, suite=small_suite[1])
     assert sorted(p.name for p in written) == ["no-memory.json", "oracle.json", "random.json"]
-    assert sorted(p.name for p in out.iterdir()) == ["LEADERBOARD.md", "index.html", "leaderboard.png"]
-    reloaded = load_submissions(sub)
+    assert board.name.startswith("custom-") and board.dir == root / "boards" / board.name
+    assert sorted(p.name for p in board.dir.iterdir() if not p.name.startswith(".")) == [
+        "LEADERBOARD.md", "index.html", "leaderboard.png", "submissions", "verified.json"]
+    reloaded = board.load()[0]
     singles = {d["agents"][0]["metadata"]["name"]: d for d in split_agents(ref_doc)}
     for doc in reloaded:
         assert doc == singles[doc["agents"][0]["metadata"]["name"]]
         validate(doc, allow_short=True, suite=small_suite[1])  # a submission is itself a valid result file
-    render(sub, out)
-    assert load_submissions(sub) == reloaded
-    md = (out / "LEADERBOARD.md").read_text()
-    assert "| 1 | **no-memory** |" in md and "oracle †" in md
-    page = (out / "index.html").read_text()
+    board.update()
+    assert board.load()[0] == reloaded
+    md = (board.dir / "LEADERBOARD.md").read_text()
+    assert "| 1 | – | **no-memory** | self-reported |" in md and "oracle †" in md
+    page = (board.dir / "index.html").read_text()
     assert "data:image/png;base64," in page and "<table class=\"sortable\">" in page
     assert "http://" not in page and "https://" not in page  # opens without network
     # a single-agent file submits unchanged
     single_path = write_json_atomic(tmp_path / "one.json", singles["random"])
-    with pytest.raises(FileExistsError, match="already on the leaderboard"):
-        submit(single_path, sub, out, allow_short=True, suite=small_suite[1])
-    submit(single_path, sub, out, replace=True, allow_short=True, suite=small_suite[1])
-    assert read_json(sub / "random.json") == read_json(single_path)
+    with pytest.raises(FileExistsError, match="already on board"):
+        submit(single_path, root, allow_short=True, suite=small_suite[1])
+    submit(single_path, root, replace=True, allow_short=True, suite=small_suite[1])
+    assert read_json(board.submissions / "random.json") == read_json(single_path)
 
 
 def _edit_score(d):
@@ -251,47 +260,51 @@ def test_submit_rejects_bad_files_and_writes_nothing(ref_doc, small_suite, tmp_p
     edit(doc)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
-    sub, out = _dirs(tmp_path)
+    root, _ = _dirs(tmp_path)
     with pytest.raises(ResultError) as err:
-        submit(path, sub, out, allow_short=True, suite=small_suite[1])
+        submit(path, root, allow_short=True, suite=small_suite[1])
     for needle in needles:
         assert needle in str(err.value), str(err.value)
-    assert not sub.exists() and not out.exists()
+    assert not root.exists()
 
 
 def test_submit_rejects_malformed_json_and_short_runs_by_default(ref_doc, small_suite, tmp_path):
-    sub, out = _dirs(tmp_path)
+    root, _ = _dirs(tmp_path)
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "plastic-gym-result", "agents": [')
     with pytest.raises(ResultError, match="not valid JSON: .* line 1"):
-        submit(bad, sub, out, suite=small_suite[1])
+        submit(bad, root, suite=small_suite[1])
     good = write_json_atomic(tmp_path / "r.json", ref_doc)
     with pytest.raises(ResultError, match=r"tasks/0/episodes \(task copy\): expected 512 .* found 24"):
-        submit(good, sub, out, suite=small_suite[1].__class__(**{**small_suite[1].__dict__, "tasks": tuple(
+        submit(good, root, suite=small_suite[1].__class__(**{**small_suite[1].__dict__, "tasks": tuple(
             t.__class__(**{**t.__dict__, "episodes": 512}) for t in small_suite[1].tasks)}))
-    assert not sub.exists() and not out.exists()
+    assert not root.exists()
 
 
 # -- the command line --------------------------------------------------------------------------------------------
 def test_cli_evaluate_submit_render_verify(small_suite, tmp_path, capsys):
     suite_path = str(small_suite[0])
     out = tmp_path / "nm.json"
-    sub, site = _dirs(tmp_path)
+    root, board = _dirs(tmp_path, small_suite[1])
+    sub = board.submissions
     assert main(["evaluate", "--agent", "no-memory", "--suite", suite_path, "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "IQM normalized" in text and f"wrote {out}" in text
+    assert "IQM" in text and f"wrote {out}" in text
     assert main(["evaluate", "--agent", "no-memory", "--suite", suite_path, "--out", str(out)]) == 2  # no overwrite
     assert "refusing to overwrite" in capsys.readouterr().err
-    args = ["--submissions", str(sub), "--out-dir", str(site)]
+    args = ["--board-dir", str(root)]
     assert main(["submit", str(out), "--suite", suite_path, "--allow-short", *args]) == 0
     assert main(["render", *args]) == 0
     assert read_json(sub / "no-memory.json") == read_json(out)
-    ok, report = verify("no-memory", sub, progress=False, suite=small_suite[1])
+    ok, report = verify("no-memory", root, board.name, progress=False, suite=small_suite[1], announce=print)
     assert ok, report
+    assert board.load()[1]["no-memory"]["versions"]["numpy"] == np.__version__  # recorded: shown as verified
+    assert "| 1 | 1 | **no-memory** | verified 20" in (board.dir / "LEADERBOARD.md").read_text()
     doc = read_json(sub / "no-memory.json")
     doc["agents"][0]["runs"][0]["copy"]["primary"][0] += 0.1  # tampered per-episode data: no longer reproduced
     write_json_atomic(sub / "no-memory.json", doc, overwrite=True)
-    ok, report = verify("no-memory", sub, progress=False, suite=small_suite[1])
+    assert board.load()[1]["no-memory"] is None  # the record was for other bytes: self-reported again
+    ok, report = verify("no-memory", root, board.name, progress=False, suite=small_suite[1])
     assert not ok and "copy" in report and "MISMATCH" in report
     bad = tmp_path / "bad.json"
     bad.write_text("{")
@@ -419,27 +432,6 @@ def test_agent_sizes_read_and_checked():
         Sized.metadata = {"state_floats": bad}
         with pytest.raises(ValueError, match="expected an int >= 0"):
             agent_sizes(Sized())
-
-
-def test_default_evaluation_includes_committed_baselines(small_suite, tmp_path, capsys):
-    module = tmp_path / "zero_agent.py"
-    module.write_text("import numpy as np\nfrom gymnasium import spaces\n"
-                      "class A:\n"
-                      "    observation_space = spaces.Box(-1, 1, (3,), np.float32)\n"
-                      "    def reset(self, n): return None\n"
-                      "    def act(self, obs, state, start): return np.zeros((len(start), 1), np.float32), state\n"
-                      "def make(): return A()\n")
-    doc = evaluate([load_agent(f"{module}:make")], small_suite[1], episodes=4, progress=False)
-    doc["agents"][0]["metadata"]["name"] = "my-baseline"
-    doc["agents"][0]["metadata"]["regime"] = "supervised-bptt"
-    sub = tmp_path / "submissions"
-    write_json_atomic(sub / "my-baseline.json", doc)
-    out = tmp_path / "all.json"
-    assert main(["evaluate", "--suite", str(small_suite[0]), "--episodes", "4", "--out", str(out),
-                 "--submissions", str(sub), "--no-progress"]) == 0
-    names = [a["metadata"]["name"] for a in read_json(out)["agents"]]
-    assert names == ["random", "no-memory", "oracle", "my-baseline"]
-    assert read_json(out)["agents"][3]["metadata"]["regime"] == "supervised-bptt"
 
 
 def test_omniglot_suite(tmp_path):

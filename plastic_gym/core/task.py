@@ -245,11 +245,18 @@ def value_picture(values: np.ndarray, t: int, separators: list[int] = ()) -> np.
     return np.concatenate([marker, image], axis=1).astype(np.uint8)
 
 
+#: Largest action magnitude scored as given; beyond it a Box action is clipped (``check_actions``). Its square,
+#: 1e36, and a sum of a few hundred of them stay below float32's maximum (3.4e38), so every metric stays finite.
+MAX_ACTION = 1e18
+
+
 def check_actions(space: spaces.Space, actions: Any, batch_shape: tuple[int, ...] = (), who: str = "actions",
                   check_bounds: bool = False) -> np.ndarray:
     """Actions of shape ``(*batch_shape, *space.shape)`` checked against ``space``: int64 for ``Discrete``, float32 for
     ``Box``. Raises ``ValueError`` naming what was expected for a wrong shape, a non-number, a NaN/inf, an
-    out-of-range class or (``check_bounds``) a value outside the box. The one action check of every view."""
+    out-of-range class or (``check_bounds``) a value outside the box. Finite Box actions beyond ``+-MAX_ACTION`` are
+    clipped to it (not refused: an agent's huge output scores a huge, finite error). The one action check of every
+    view."""
     arr = np.asarray(actions)
     if isinstance(space, spaces.Discrete):
         integral = arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr)))
@@ -268,7 +275,9 @@ def check_actions(space: spaces.Space, actions: Any, batch_shape: tuple[int, ...
         raise ValueError(f"{who}: must be finite, got NaN or inf")
     if check_bounds and (np.any(arr < space.low) or np.any(arr > space.high)):
         raise ValueError(f"{who}: must lie in [{space.low.min()}, {space.high.max()}], got {arr.tolist()}")
-    return arr.astype(np.float32)
+    # A finite action so large that its squared error overflows float32 would make the episode's MSE inf (and NaN
+    # where multiplied by an unscored step's 0): it is clipped to +-MAX_ACTION, whose squared error stays finite.
+    return np.clip(arr, -MAX_ACTION, MAX_ACTION).astype(np.float32)
 
 
 def reject_unknown_kwargs(cls: type, kwargs: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
