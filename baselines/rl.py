@@ -58,12 +58,13 @@ def frame_stack_of(settings: dict[str, Any], task) -> int:
 
 
 def make_env(env_id: str, kwargs: dict[str, Any], n_envs: int, seed: int, frame_stack: int = 1):
-    """The SB3 VecEnv of one task (``make_plastic_vec_env``), frame-stacked when ``frame_stack > 1``."""
+    """The SB3 VecEnv of one task, frame-stacked when ``frame_stack > 1``: the native vector env through
+    ``NativeVecEnv`` (the episodes of ``make_vec_env`` for the same seed, stepped with one numpy call per step)."""
     from stable_baselines3.common.vec_env import VecFrameStack
 
-    from plastic_gym.agents import make_plastic_vec_env
+    from plastic_gym.agents import make_native_vec_env
 
-    env = make_plastic_vec_env(env_id, n_envs=n_envs, seed=seed, **kwargs)
+    env = make_native_vec_env(env_id, n_envs=n_envs, seed=seed, **kwargs)
     return VecFrameStack(env, frame_stack) if frame_stack > 1 else env
 
 

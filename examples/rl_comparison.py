@@ -68,10 +68,10 @@ def make_model(method: str, env, seed: int):
 def make_env(task: str, method: str, n_envs: int, seed: int):
     from stable_baselines3.common.vec_env import VecFrameStack
 
-    from plastic_gym.agents import make_plastic_vec_env
+    from plastic_gym.agents import make_native_vec_env
 
     env_id, kwargs = TASKS[task]
-    env = make_plastic_vec_env(env_id, n_envs=n_envs, seed=seed, **kwargs)
+    env = make_native_vec_env(env_id, n_envs=n_envs, seed=seed, **kwargs)  # the episodes of make_vec_env, faster
     return VecFrameStack(env, N_STACK) if method == "PPO + frame stack" else env
 
 
