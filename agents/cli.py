@@ -79,6 +79,15 @@ def register(subparsers) -> None:
                    help="auto (CUDA if available, else CPU; default), cpu, cuda or cuda:N")
     p.add_argument("--encoder-channels", type=int, default=64,
                    help="conv width of the Conv-4 encoder of image tasks (default 64, the paper's)")
+    p.add_argument("--pretrain-encoder", choices=("classification",), default=None,
+                   help="pretrain the image encoder first (a classifier over the training classes: glyphs, or the "
+                        "Omniglot training characters with rotations as classes), then meta-train on top")
+    p.add_argument("--pretrain-steps", type=int, default=2000, help="pretraining steps (default 2000)")
+    p.add_argument("--pretrain-batch", type=int, default=128, help="pretraining batch (default 128)")
+    p.add_argument("--pretrain-classes", type=int, default=1000,
+                   help="glyph training classes seen in pretraining (default 1000; Omniglot uses every character)")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="keep the pretrained encoder fixed while meta-training (default: fine-tune it)")
     p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
     p.add_argument("--val-episodes", type=int, default=512, help="size of the fixed validation batch (default 512)")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (must match the other options)")
@@ -86,6 +95,31 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bar")
     p.set_defaults(func=run_train)
+
+
+def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The ``PlasticConfig`` (key, value) pairs of ``--plastic KEY=VALUE`` and ``--gradient-scale``."""
+    plastic = dict(args.plastic)
+    if args.gradient_scale is None:
+        return list(args.plastic)
+    if plastic.get("gradient_scale", args.gradient_scale) != args.gradient_scale:
+        raise ValueError(f"--gradient-scale {args.gradient_scale} contradicts --plastic "
+                         f"gradient_scale={plastic['gradient_scale']}")
+    return [*args.plastic, ("gradient_scale", args.gradient_scale)]
+
+
+def pretrain_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``PretrainConfig`` fields the flags ask for (None without ``--pretrain-encoder``); the classes come from
+    the task's source (Omniglot for ``PlasticOmniglot-v0`` or ``source=omniglot``, else glyphs)."""
+    if args.pretrain_encoder is None:
+        if args.freeze_encoder:
+            raise ValueError("--freeze-encoder needs --pretrain-encoder (a fresh encoder must be trained)")
+        return None
+    kw = dict(args.task_kw)
+    omni = args.task == "PlasticOmniglot-v0" or kw.get("source") == "omniglot"
+    return {"method": args.pretrain_encoder, "source": "omniglot" if omni else "glyphs",
+            "steps": args.pretrain_steps, "batch_size": args.pretrain_batch, "n_classes": args.pretrain_classes,
+            "freeze": args.freeze_encoder, "seed": args.seed, "root": kw.get("root") if omni else None}
 
 
 def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -114,7 +148,8 @@ def run_train(args: argparse.Namespace) -> int:
                              batch_size=args.batch, lr=args.lr, val_every=args.val_every,
                              weight_decay=args.weight_decay, device=args.device,
                              val_episodes=args.val_episodes, size_match=args.size_match,
-                             encoder_channels=args.encoder_channels, plastic=dict(args.plastic))
+                             encoder_channels=args.encoder_channels, plastic=dict(args.plastic),
+                             pretrain=pretrain_options(args))
         _check_plastic_keys(config.plastic)
         trainer = train(config, args.out, resume=args.resume, force=args.force, progress=args.progress)
     except (CheckpointError, ValueError, RuntimeError) as err:

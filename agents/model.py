@@ -150,6 +150,25 @@ class TaskModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    # -- a pretrained encoder ------------------------------------------------------------------------------------
+    encoder_frozen = False
+
+    def freeze_encoder(self) -> None:
+        """Meta-train only the plastic network on top of a pretrained encoder: the encoder's parameters get no
+        gradient and its batch norm keeps the running statistics of pretraining (eval mode, also under ``train()``)."""
+        if self.encoder is None:
+            raise ValueError("freeze_encoder: this model has no image encoder (vector observations)")
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.encoder_frozen = True
+        self.encoder.eval()
+
+    def train(self, mode: bool = True) -> TaskModel:
+        super().train(mode)
+        if self.encoder_frozen:
+            self.encoder.eval()
+        return self
+
 
 def build_model(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int = 128, size_match: bool = True,
                 encoder_dim: int = 64, encoder_channels: int = 64, **plastic: Any) -> TaskModel:

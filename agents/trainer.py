@@ -82,6 +82,9 @@ class TrainConfig:
     encoder_channels: int = 64
     plastic: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    #: ``PretrainConfig`` fields (``agents/pretrain.py``): pretrain the image encoder by classification before
+    #: meta-training (and freeze it there if ``freeze``); None trains the encoder from scratch with the rest.
+    pretrain: dict[str, Any] | None = None
 
     def __post_init__(self):
         if not isinstance(self.device, str) or not (self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device)):
@@ -92,6 +95,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "steps" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'steps' else 1}, got {value!r}")
+        if self.pretrain is not None:
+            from .pretrain import PretrainConfig
+
+            self.pretrain = PretrainConfig.from_dict(self.pretrain).to_dict()
         if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
             raise ValueError(f"need lr > 0, grad_clip > 0, weight_decay >= 0; got {self.lr}, {self.grad_clip}, "
                              f"{self.weight_decay}")
@@ -192,6 +199,11 @@ class Trainer:
                                  encoder_channels=config.encoder_channels, **config.plastic)
         self.device = resolve_device(config.device)
         self.model.to(self.device)  # initialised on the CPU first: the same weights on every device
+        if config.pretrain is not None and self.model.encoder is None:
+            raise ValueError(f"pretrain: {config.task_id} has vector observations; only image tasks have an "
+                             "encoder to pretrain")
+        #: The encoder pretraining's summary (``pretrain_encoder``), once it has run.
+        self.pretrain_summary: dict[str, Any] | None = None
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            amsgrad=True)
         self.rng = np.random.default_rng([config.seed, _TRAIN_STREAM])
@@ -222,7 +234,8 @@ class Trainer:
                 "state_dict": to_cpu(self.model.state_dict()), "optimizer": to_cpu(self.optimizer.state_dict()),
                 "rng": {"numpy": plain(self.rng.bit_generator.state), "torch": torch.get_rng_state()},
                 "pending_losses": list(self._losses), "elapsed_s": self._elapsed,
-                "metrics": plain(self.records), "summary": plain(self.summary())}
+                "metrics": plain(self.records), "summary": plain(self.summary()),
+                "pretrain": plain(self.pretrain_summary)}
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         if path is None:
@@ -249,6 +262,8 @@ class Trainer:
         self.records = list(ckpt.get("metrics", []))
         self._losses = list(ckpt.get("pending_losses", []))
         self._elapsed = float(ckpt.get("elapsed_s", 0.0))
+        self.pretrain_summary = ckpt.get("pretrain")
+        self._freeze_if_asked()
 
     # -- training ----------------------------------------------------------------------------------------
     def train_step(self) -> float:
@@ -291,7 +306,9 @@ class Trainer:
         last = self.records[-1] if self.records else None
         return {"task": self.config.task_id, "rule": self.config.rule, "cell": self.config.cell,
                 "loss": self.config.loss, "seed": self.config.seed, "step": self.step,
-                "final": last, "elapsed_s": round(self._elapsed, 2), **self.metadata()}
+                "final": last, "elapsed_s": round(self._elapsed, 2), **self.metadata(),
+                **({"pretrain_elapsed_s": self.pretrain_summary["elapsed_s"],
+                    "pretrain_final": self.pretrain_summary["records"][-1]} if self.pretrain_summary else {})}
 
     def run(self) -> dict[str, Any]:
         """Train up to ``config.steps``, validating (and checkpointing, with an out_dir) every ``val_every`` steps,
@@ -301,6 +318,7 @@ class Trainer:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if not self.records:
+            self._pretrain()
             self.validate()
             self._write_outputs(checkpoint=False, plot=False)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc=f"{cfg.task_id} {cfg.rule}",
@@ -321,6 +339,22 @@ class Trainer:
             self.validate()
         self._write_outputs(plot=True)
         return self.summary()
+
+    def _pretrain(self) -> None:
+        """Pretrain the encoder before the first meta-training step (``config.pretrain``; resumable through
+        ``out_dir/pretrain.pt``), then freeze it if asked."""
+        if self.config.pretrain is None or self.pretrain_summary is not None:
+            return
+        from .pretrain import PretrainConfig, pretrain_encoder
+
+        pre = PretrainConfig.from_dict(self.config.pretrain)
+        self.pretrain_summary = pretrain_encoder(self.model.encoder, pre, self.out_dir, progress=self.progress)
+        self.model.train(self.model.training)
+        self._freeze_if_asked()
+
+    def _freeze_if_asked(self) -> None:
+        if self.config.pretrain is not None and self.config.pretrain["freeze"]:
+            self.model.freeze_encoder()
 
     def _write_outputs(self, checkpoint: bool = True, plot: bool | None = None) -> None:
         """Checkpoint, metrics and summary; the curve at the end (``plot=True``) and at most every

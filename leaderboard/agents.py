@@ -9,6 +9,8 @@ Agent specs (``plastic-gym evaluate --agent SPEC``):
   observations the same way.
 - ``checkpoint:PATH`` or ``PATH.pt``: a plastic-network checkpoint (``plastic_gym.agents.CheckpointAgent``).
   Plays the tasks whose spaces it fits.
+- ``prototype:PATH``: the prototypical-network reference (``plastic_gym.agents.prototype``) on the image encoder
+  of a plastic-network checkpoint: nearest class mean of the support features, non-plastic, an unranked reference.
 - ``PATH.json``: a manifest ``{"metadata": {"name": ..., ...}, "tasks": {"<task name>": "<spec>", ...}}`` that
   combines per-task agents into one leaderboard entry (paths relative to the manifest).
 - ``module:factory`` (or ``path/to/file.py:factory``): ``factory()`` returns an agent factory (with ``for_task``)
@@ -399,6 +401,15 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None, _manifests: t
         obs_space = getattr(agent, "observation_space", getattr(task, "observation_space", None))
         act_space = getattr(agent, "action_space", getattr(task, "action_space", None))
         return SingleModelFactory(agent, meta, obs_space, act_space)
+    if kind == "prototype" and rest:
+        try:
+            from plastic_gym.agents.prototype import PrototypeFactory
+        except ImportError as err:
+            raise ValueError(f"agent spec {spec!r}: the prototype reference needs plastic_gym.agents "
+                             f"(pip install 'plastic-gym[agents]'): {err}") from None
+        factory = PrototypeFactory.from_checkpoint(resolve_path(rest, base))
+        factory.metadata = AgentMetadata.coerce(factory.metadata, default_name="prototype-reference", source=spec)
+        return factory
     if not rest and spec.endswith(".json"):
         return _load_manifest(resolve_path(spec, base), seed, source=spec, parents=_manifests)
     if rest:
@@ -419,7 +430,7 @@ def load_agent(spec: str, seed: int = 0, base: Path | None = None, _manifests: t
         meta = AgentMetadata.coerce(getattr(obj, "metadata", None), default_name=default, source=spec)
         return AgentObjectFactory(obj, meta)
     raise ValueError(f"cannot interpret agent spec {spec!r}: expected one of {list(REFERENCE_AGENTS)}, sb3:PATH, "
-                     "PATH.zip, checkpoint:PATH, PATH.pt, PATH.json (manifest) or module:factory")
+                     "PATH.zip, checkpoint:PATH, PATH.pt, prototype:PATH, PATH.json (manifest) or module:factory")
 
 
 def _load_manifest(path: Path, seed: int, source: str, parents: tuple[Path, ...] = ()) -> ManifestFactory:
@@ -448,6 +459,9 @@ def describe_source(spec: str) -> str:
     if kind == "checkpoint" or (not rest and spec.endswith(".pt")):
         return (f"reads the plastic-network checkpoint {rest or spec!r} with torch.load(weights_only=True) (tensors "
                 "and plain data only; the network is package code)")
+    if kind == "prototype" and rest:
+        return (f"reads the image encoder of the plastic-network checkpoint {rest!r} with "
+                "torch.load(weights_only=True) (the prototype rule is package code)")
     if not rest and spec.endswith(".json"):
         return (f"reads the manifest {spec!r} and loads each of its per-task specs, which may name SB3 zips "
                 "(pickle) or Python modules (imported and run)")

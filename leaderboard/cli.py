@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the agents' own randomness (not of the episodes, which "
                                                       "the suite fixes); default 0")
     p.add_argument("--data-root", type=Path, default=None, help="Omniglot root for the omniglot suite (not recorded)")
+    p.add_argument("--omniglot-runs", type=Path, default=None, metavar="PATH",
+                   help="instead of a suite: play Lake et al.'s official 20-way one-shot runs (all_runs.zip or its "
+                        "folder) with each --agent and print the accuracy (--out: a JSON file of it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_evaluate)
 
@@ -132,6 +135,10 @@ def _evaluate(args) -> int:
     from .suite import load_suite
     from .trusted import trusted_factories
 
+    if args.omniglot_runs is not None:
+        from .omniglot_runs import evaluate_command
+
+        return evaluate_command(args.agent, args.omniglot_runs, args.seed, args.out, args.force)
     try:
         suite = load_suite(args.suite)
     except ValueError as err:

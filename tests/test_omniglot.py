@@ -100,3 +100,219 @@ def test_episodes_show_distinct_drawings_of_the_labelled_characters():
             which = [int(np.nonzero((drawings == images[b, s]).all(axis=(1, 2)))[0][0]) for s in steps]
             assert len(set(which)) == len(which)  # at most 10 occurrences: all different drawings
     assert task.class_name(classes[0, 0]) in data.names
+
+
+# -- data it cannot read -----------------------------------------------------------------------------------------
+def write_png(path_or_zip, name: str, image: np.ndarray) -> None:
+    """A black-on-white png like Omniglot's (``image``: ink mask), into a folder or an open ``ZipFile``."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.where(image, 0, 255).astype(np.uint8)).save(buf, format="PNG")
+    if isinstance(path_or_zip, zipfile.ZipFile):
+        path_or_zip.writestr(name, buf.getvalue())
+    else:
+        (path_or_zip / name).parent.mkdir(parents=True, exist_ok=True)
+        (path_or_zip / name).write_bytes(buf.getvalue())
+
+
+def make_runs(target, n_runs: int = 3, prefix: str = "", seed: int = 0) -> None:
+    """A synthetic copy of the layout of all_runs.zip (Lake et al.'s one-shot runs): runNN/training/classJJ.png,
+    runNN/test/itemKK.png and class_labels.txt. Each class is a random 105x105 blob pattern; the test item of a
+    class is the same pattern (so an exact matcher is perfect); the items list the classes in a shuffled order."""
+    rng = np.random.default_rng(seed)
+    for r in range(1, n_runs + 1):
+        run = f"run{r:02d}"
+        patterns = rng.random((20, 15, 15)) < 0.3
+        item_class = rng.permutation(20)  # item k shows class item_class[k]
+        lines = []
+        for j in range(20):
+            write_png(target, f"{prefix}{run}/training/class{j + 1:02d}.png", np.kron(patterns[j], np.ones((7, 7))) > 0)
+        for k in range(20):
+            c = item_class[k]
+            write_png(target, f"{prefix}{run}/test/item{k + 1:02d}.png", np.kron(patterns[c], np.ones((7, 7))) > 0)
+            lines.append(f"{run}/test/item{k + 1:02d}.png {run}/training/class{c + 1:02d}.png")
+        text = "\n".join(lines) + "\n"
+        if isinstance(target, zipfile.ZipFile):
+            target.writestr(f"{prefix}{run}/class_labels.txt", text)
+        else:
+            (target / prefix / run / "class_labels.txt").write_text(text)
+
+
+def test_runs_layout_is_not_an_alphabet_root(tmp_path):
+    make_runs(tmp_path / "all_runs", n_runs=1)
+    with zipfile.ZipFile(tmp_path / "all_runs.zip", "w") as z:
+        make_runs(z, n_runs=1)
+    for root in (tmp_path / "all_runs", tmp_path / "all_runs.zip"):
+        with pytest.raises(ValueError) as err:
+            omniglot.load(root, "train", 28)
+        message = str(err.value)
+        for part in (str(root), "not in the Omniglot layout", "not named characterNN", "run01/training",
+                     "expected ALPHABET/characterNN/*.png", "--omniglot-runs"):
+            assert part in message
+
+
+def test_stray_pngs_and_odd_folders_are_reported(tmp_path):
+    ok = np.zeros((105, 105), bool)
+    ok[40:60, 40:60] = True
+    for a in ("Alpha", "Beta"):
+        for c in ("character01", "character02"):
+            for d in range(2):
+                write_png(tmp_path / "pool", f"{a}/{c}/{d}.png", ok)
+    assert omniglot.load(tmp_path / "pool", "train", 16).names == ("Alpha/character01", "Alpha/character02")
+    write_png(tmp_path / "pool", "Beta/glyphs/0.png", ok)
+    with pytest.raises(ValueError, match=r"found 1 png folder\(s\) not named characterNN \(e.g. Beta/glyphs\)"):
+        omniglot.load(tmp_path / "pool", "test", 16)
+    (tmp_path / "pool" / "Beta" / "glyphs" / "0.png").unlink()
+    write_png(tmp_path / "pool", "loose.png", ok)
+    with pytest.raises(ValueError, match=r"png file\(s\) outside ALPHABET/characterNN/ folders \(e.g. loose.png\)"):
+        omniglot.load(tmp_path / "pool", "test", 16)
+
+
+@needs_omniglot
+@pytest.mark.parametrize("damage", ["truncated", "empty-file", "empty-zip", "corrupt-member"])
+def test_unreadable_zip_names_the_file(tmp_path, damage):
+    good = (OMNIGLOT / "images_background_small1.zip").read_bytes()
+    bad = tmp_path / "images_background_small1.zip"
+    if damage == "truncated":
+        bad.write_bytes(good[: len(good) // 2])
+    elif damage == "empty-file":
+        bad.write_bytes(b"")
+    elif damage == "empty-zip":
+        zipfile.ZipFile(bad, "w").close()
+    else:  # flip bytes inside the first member's compressed data: the central directory still reads
+        data = bytearray(good)
+        with zipfile.ZipFile(OMNIGLOT / "images_background_small1.zip") as z:
+            info = next(i for i in z.infolist() if i.filename.endswith(".png"))
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 40
+        data[start:start + 64] = bytes(64)
+        bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError) as err:
+        omniglot.load(tmp_path, "train", 12)
+    assert str(bad) in str(err.value)
+    assert {"truncated": "not a readable zip", "empty-file": "not a readable zip", "empty-zip": "empty zip",
+            "corrupt-member": "cannot be"}[damage] in str(err.value)
+
+
+# -- within_alphabet ---------------------------------------------------------------------------------------------
+@needs_omniglot
+def test_within_alphabet_episodes_use_one_alphabet():
+    task = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), split="test", n_way=20,
+                                 within_alphabet=True)
+    ep = task.sample(300, 0)
+    alphabets = np.array([[task.class_name(c).split("/")[0] for c in row] for row in ep.extras["classes"]])
+    assert (alphabets == alphabets[:, :1]).all()  # one alphabet per episode
+    # Tagalog has 17 characters, too few for 20-way; the two others are drawn about equally often
+    counts = {a: int((alphabets[:, 0] == a).sum()) for a in SMALL2_ONLY}
+    assert counts["Tagalog"] == 0 and 120 < counts["Sanskrit"] < 180
+    assert all(len(set(row)) == 20 for row in ep.extras["classes"].tolist())
+    np.testing.assert_array_equal(task.sample(300, 0).obs["image"], ep.obs["image"])  # a function of the seed
+    mixed = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), split="test", n_way=20)
+    names = [{mixed.class_name(c).split("/")[0] for c in row} for row in mixed.sample(50, 0).extras["classes"]]
+    assert np.mean([len(n) for n in names]) > 2  # without the option, an episode mixes alphabets
+
+
+@needs_omniglot
+def test_within_alphabet_errors():
+    with pytest.raises(ValueError, match="needs an alphabet with >= n_way=48 characters; the largest of the 'test' "
+                                         "split has 47"):
+        plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), split="test", n_way=48,
+                              within_alphabet=True)
+    with pytest.raises(ValueError, match="within_alphabet=True needs source='omniglot'"):
+        plastic_gym.make_task("PlasticOneShot-v0", within_alphabet=True)
+    with pytest.raises(ValueError, match="within_alphabet must be a bool"):
+        plastic_gym.make_task("PlasticOneShot-v0", within_alphabet="yes")
+
+
+# -- the official one-shot runs ----------------------------------------------------------------------------------
+class ExactMatcher:
+    """Answers the label of the support image equal to the query (numpy only): perfect on the synthetic runs."""
+
+    def reset(self, num_envs):
+        return None
+
+    def act(self, obs, state, episode_start):
+        image, label = obs["image"].reshape(len(episode_start), -1), obs["label"]
+        if state is None or episode_start.any():
+            state = ([], [])
+        images, labels = state
+        if label.any():
+            images.append(image)
+            labels.append(label.argmax(-1))
+            return np.zeros(len(image), np.int64), state
+        same = (np.stack(images, 1) == image[:, None]).all(-1)  # [N, S]
+        return np.take_along_axis(np.stack(labels, 1), same.argmax(1)[:, None], 1)[:, 0], state
+
+
+class Constant:
+    def reset(self, num_envs):
+        return None
+
+    def act(self, obs, state, episode_start):
+        return np.zeros(len(episode_start), np.int64), None
+
+
+@pytest.mark.parametrize("layout", ["folder", "zip"])
+def test_official_runs_player(tmp_path, layout):
+    from plastic_gym.leaderboard import omniglot_runs
+    from plastic_gym.leaderboard.agents import AgentObjectFactory
+    from plastic_gym.leaderboard.protocol import AgentMetadata
+
+    if layout == "folder":
+        path = tmp_path / "all_runs"
+        make_runs(path)
+    else:
+        path = tmp_path / "all_runs.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            make_runs(z, prefix="all_runs/")
+    runs = omniglot_runs.read_runs(path, 28)
+    assert runs.names == ("run01", "run02", "run03") and runs.support.shape == (3, 20, 28, 28)
+    # the answers follow class_labels.txt: query k shows the drawing of class answers[k]
+    np.testing.assert_array_equal(runs.queries, runs.support[np.arange(3)[:, None], runs.answers])
+    ep = omniglot_runs.runs_episodes(runs)
+    assert ep.obs["image"].shape == (3, 40, 1, 28, 28) and ep.scored[:, 20:].all() and not ep.scored[:, :20].any()
+    assert (ep.obs["label"][:, :20].sum(-1) == 1).all() and not ep.obs["label"][:, 20:].any()
+    assert sorted(ep.extras["label"][0, :20]) == list(range(20))  # every label once in the support
+    perfect = omniglot_runs.play_runs(AgentObjectFactory(ExactMatcher(), AgentMetadata("exact")), path)
+    constant = omniglot_runs.play_runs(AgentObjectFactory(Constant(), AgentMetadata("zero")), path)
+    assert perfect["accuracy"] == 1.0 and perfect["per_run"] == [1.0] * 3
+    assert constant["accuracy"] == pytest.approx(1 / 20) and constant["per_run"] == [0.05] * 3
+
+
+def test_official_runs_errors(tmp_path):
+    from plastic_gym.leaderboard import omniglot_runs
+
+    with pytest.raises(ValueError, match="do not exist"):
+        omniglot_runs.read_runs(tmp_path / "nope.zip")
+    (tmp_path / "empty.zip").write_bytes(b"")
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "empty.zip")) + " is not a readable zip"):
+        omniglot_runs.read_runs(tmp_path / "empty.zip")
+    with pytest.raises(ValueError, match="holds no class_labels.txt.*expected 20 folders runNN"):
+        omniglot_runs.read_runs(OMNIGLOT if OMNIGLOT.exists() else tmp_path)
+    make_runs(tmp_path / "runs", n_runs=1)
+    labels = tmp_path / "runs" / "run01" / "class_labels.txt"
+    labels.write_text(labels.read_text().replace("item03.png", "item03.jpg"))
+    with pytest.raises(ValueError, match="class_labels.txt line 3 is .run01/test/item03.jpg"):
+        omniglot_runs.read_runs(tmp_path / "runs")
+    make_runs(tmp_path / "runs2", n_runs=1)
+    (tmp_path / "runs2" / "run01" / "test" / "item07.png").unlink()
+    with pytest.raises(ValueError, match="run01/test/item07.png is missing"):
+        omniglot_runs.read_runs(tmp_path / "runs2")
+
+
+def test_evaluate_cli_plays_the_runs(tmp_path, capsys):
+    from plastic_gym.cli import main
+
+    make_runs(tmp_path / "all_runs", n_runs=2)
+    out = tmp_path / "runs.json"
+    assert main(["evaluate", "--agent", "no-memory", "--omniglot-runs", str(tmp_path / "all_runs"),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "no-memory: accuracy 0.0500 over 2 official 20-way 1-shot runs" in printed
+    import json
+
+    assert json.loads(out.read_text())["agents"][0]["accuracy"] == pytest.approx(0.05)
+    assert main(["evaluate", "--agent", "no-memory", "--omniglot-runs", str(tmp_path / "all_runs"),
+                 "--out", str(out)]) == 2  # never overwritten silently

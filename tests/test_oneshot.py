@@ -330,3 +330,13 @@ def test_vector_reset_batch_is_consistent():
     assert obs["image"].shape == (1024, 1, 28, 28) and obs["label"].shape == (1024, 5)
     single = gym.make("PlasticOneShot-v0")
     np.testing.assert_array_equal(single.reset(seed=1000)[0]["image"], obs["image"][1000])
+
+
+def test_glyph_images_do_not_depend_on_the_raster_block(monkeypatch):
+    """Large batches are rasterized in blocks (cache locality): the images are those of one block per batch."""
+    t = task()
+    keys = np.arange(40, dtype=np.uint64)
+    blocked = t.generate(keys).obs["image"]  # 400 images: one block at the default size
+    monkeypatch.setattr(glyphs, "RASTER_BLOCK", 7)
+    np.testing.assert_array_equal(t.generate(keys).obs["image"], blocked)
+    np.testing.assert_array_equal(t.generate(keys[13:14]).obs["image"], blocked[13:14])

@@ -14,7 +14,10 @@ pixel grid with weights equal to their arc length (a line density, ``np.bincount
 (separable, ``scipy.ndimage``). For a straight stroke this is exactly a Gaussian profile of the distance to the
 stroke d, ``ink = clip(g * exp(-d^2 / 2 sigma^2), 0, 1)``, the per-drawing gain g setting the thickness. Evaluating
 distance-to-segment fields over the full grid instead costs O(pixels x segments) per image (about 2 s for 16
-segments on the 10240 images of a 1024-env reset); the splat costs O(stroke samples + pixels), about 0.3 s.
+segments on the 10240 images of a 1024-env reset); the splat costs O(stroke samples + pixels). Large batches are
+rasterized in blocks of ``RASTER_BLOCK`` images, so that the per-pixel arrays of a block (density, blur, scaling)
+stay in the CPU cache instead of streaming ~80 MB per pass through memory; every image is computed exactly as it
+would be alone (the blocks only split the batch), so the images do not depend on the block size.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ SPLIT_SIZE = 1 << 31
 _CLASS_SALT = 0x5DEECE66D2B7E151
 #: The character's bounding box after normalization spans [-EXTENT/2, EXTENT/2] (the canvas is [-1, 1]).
 _EXTENT = 1.35
+#: Images per rasterization block (cache blocking; see the module docstring). Measured in
+#: ``benchmarks/env_throughput.py``: 512 is about twice as fast as one block of 10240 images.
+RASTER_BLOCK = 512
 
 
 def _basis(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +139,22 @@ def draw(rand: KeyedRandom, classes: np.ndarray, which: np.ndarray, size: int) -
 def rasterize(points: np.ndarray, active: np.ndarray, gain: np.ndarray, size: int) -> np.ndarray:
     """Render strokes to uint8 images: ``points [N, K, P, 2]`` along each stroke in canvas units ([-1, 1]^2,
     x right, y down), ``active [N, K]`` (False drops a stroke), ``gain [N]`` (stroke thickness) -> ``[N, size, size]``.
+
+    Blocks of ``RASTER_BLOCK`` images are rendered one after another (a loop over blocks for cache locality, each
+    block vectorized); image i depends only on row i of the inputs.
     """
+    N = points.shape[0]
+    if N <= RASTER_BLOCK:
+        return _rasterize_block(points, active, gain, size)
+    out = np.empty((N, size, size), np.uint8)
+    for start in range(0, N, RASTER_BLOCK):
+        block = slice(start, start + RASTER_BLOCK)
+        out[block] = _rasterize_block(points[block], active[block], gain[block], size)
+    return out
+
+
+def _rasterize_block(points: np.ndarray, active: np.ndarray, gain: np.ndarray, size: int) -> np.ndarray:
+    """``rasterize`` of one block of images."""
     N, K, P, _ = points.shape
     sigma = 0.03 * size
     keep = active.reshape(-1)

@@ -16,6 +16,11 @@ Where the data comes from (``root`` defaults to ``$PLASTIC_GYM_DATA/omniglot``),
 2. Otherwise a root that directly holds alphabets (``root/ALPHABET/characterNN/*.png``, or one zip file of that
    layout) is one pool: its alphabets sorted by name are split 60/40 (as background/evaluation are, 30/20), the
    first 60% for ``"train"`` and the rest for ``"test"``.
+
+Whatever is read must have that layout: every png sits in a folder ``characterNN`` inside an alphabet folder. Any
+other tree (e.g. the official one-shot runs ``all_runs.zip``, ``runNN/training/classNN.png``: read those with
+``plastic_gym.leaderboard.omniglot_runs``) is a ``ValueError`` that says what was found; so is a zip file that is
+empty, truncated or damaged (naming the file).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +42,8 @@ SUBSETS = {"train": ("images_background", "images_background_small1"),
            "test": ("images_evaluation", "images_background_small2")}
 #: Fraction of alphabets that ``split="train"`` takes from a root that is a single pool of alphabets.
 TRAIN_FRACTION = 0.6
+#: The name of a character folder in the Omniglot layout (``ALPHABET/characterNN/*.png``).
+CHARACTER_PATTERN = re.compile(r"character\d+")
 
 
 class OmniglotNotFoundError(FileNotFoundError, ValueError):
@@ -62,6 +70,13 @@ class OmniglotSet:
     def alphabets(self) -> tuple[str, ...]:
         return tuple(sorted({n.split("/")[0] for n in self.names}))
 
+    def alphabet_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first, count)`` int64 ``[n_alphabets]``: the characters of alphabet a (in ``alphabets`` order) are
+        ``first[a] .. first[a] + count[a] - 1`` (characters are stored sorted by alphabet)."""
+        of = np.array([n.split("/")[0] for n in self.names])
+        first = np.array([np.argmax(of == a) for a in self.alphabets], np.int64)
+        return first, np.array([np.count_nonzero(of == a) for a in self.alphabets], np.int64)
+
 
 def default_root() -> Path | None:
     """``$PLASTIC_GYM_DATA/omniglot``, or None when the variable is not set."""
@@ -86,18 +101,87 @@ def _find_subset(root: Path, name: str) -> Path | None:
     return None
 
 
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(path)``, with a ``ValueError`` naming the file if it is not a readable zip or is empty."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable zip file ({type(err).__name__}: {err}): it is truncated or "
+                         f"damaged; expected an Omniglot zip such as images_background.zip, download it again "
+                         f"from {DOWNLOAD_URL}") from err
+    if not archive.namelist():
+        archive.close()
+        raise ValueError(f"{path} is an empty zip file; expected an Omniglot zip such as images_background.zip "
+                         f"(ALPHABET/characterNN/*.png), download it again from {DOWNLOAD_URL}")
+    return archive
+
+
+def read_member(archive: zipfile.ZipFile | None, loc: str) -> bytes:
+    """The bytes of a zip member (or of the file ``loc`` when ``archive`` is None); a damaged member is a
+    ``ValueError`` naming the zip file and the member."""
+    if archive is None:
+        return Path(loc).read_bytes()
+    try:
+        return archive.read(loc)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise ValueError(f"{archive.filename}: member {loc} cannot be read ({type(err).__name__}: {err}); the zip "
+                         f"file is truncated or damaged, download it again from {DOWNLOAD_URL}") from err
+    except Exception as err:  # zlib.error and friends of a corrupt deflate stream
+        raise ValueError(f"{archive.filename}: member {loc} cannot be decompressed ({type(err).__name__}: {err}); "
+                         f"the zip file is damaged, download it again from {DOWNLOAD_URL}") from err
+
+
+def decode_png(data: bytes, size: int, where: str) -> np.ndarray:
+    """An Omniglot png (black ink on white) as ``uint8 [size, size]``, ink 255 on 0, resized bilinearly."""
+    from PIL import Image, UnidentifiedImageError  # only the readers need Pillow
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            ink = Image.fromarray(255 - np.asarray(im.convert("L")))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{where} is not a readable png image ({type(err).__name__}: {err})") from err
+    return np.asarray(ink.resize((size, size), Image.Resampling.BILINEAR))
+
+
 def _list_pngs(source: Path) -> dict[tuple[str, str], list[str]]:
-    """(alphabet, character) -> sorted png locations (zip member names or file paths) of a zip or a folder."""
+    """(alphabet, character) -> sorted png locations (zip member names or file paths) of a zip or a folder.
+
+    Raises ``ValueError`` if a png lies anywhere but in an ``ALPHABET/characterNN/`` folder (see ``check_layout``).
+    """
     if source.is_file():
-        with zipfile.ZipFile(source) as z:
+        with open_zip(source) as z:
             members = [m for m in z.namelist() if m.lower().endswith(".png")]
         items = [(tuple(m.split("/")[-3:-1]), m) for m in members if m.count("/") >= 2]
+        stray = [m for m in members if m.count("/") < 2]
     else:
         items = [((p.parent.parent.name, p.parent.name), str(p)) for p in source.glob("*/*/*.png")]
+        stray = [str(p.relative_to(source)) for p in source.rglob("*.png") if len(p.relative_to(source).parts) != 3
+                 and not _is_subset_member(source, p)]
     table: dict[tuple[str, str], list[str]] = {}
     for key, loc in items:
         table.setdefault(key, []).append(loc)
-    return {k: sorted(v) for k, v in sorted(table.items())}
+    table = {k: sorted(v) for k, v in sorted(table.items())}
+    check_layout(source, table, stray)
+    return table
+
+
+def _is_subset_member(root: Path, png: Path) -> bool:
+    """A png under ``root/SUBSET/`` (an extracted official subset beside the zips) is not a stray file of root."""
+    return png.relative_to(root).parts[0] in {n for names in SUBSETS.values() for n in names}
+
+
+def check_layout(source: Path, table: dict[tuple[str, str], list[str]], stray: list[str]) -> None:
+    """A ``ValueError`` saying what was found if ``source`` is not the ``ALPHABET/characterNN/*.png`` layout."""
+    odd = sorted(f"{a}/{c}" for a, c in table if not CHARACTER_PATTERN.fullmatch(c))
+    if not odd and not stray:
+        return
+    found = (f"{len(odd)} png folder(s) not named characterNN (e.g. {', '.join(odd[:3])})" if odd
+             else f"{len(stray)} png file(s) outside ALPHABET/characterNN/ folders (e.g. {', '.join(stray[:3])})")
+    runs = any(re.fullmatch(r"run\d+/(training|test)", k) for k in odd)
+    hint = (" This looks like the official one-shot runs (all_runs.zip): play them with plastic-gym evaluate "
+            "--omniglot-runs PATH." if runs else "")
+    raise ValueError(f"{source} is not in the Omniglot layout: found {found}; expected ALPHABET/characterNN/*.png "
+                     f"(as in images_background.zip, images_evaluation.zip, images_background_small1.zip).{hint}")
 
 
 def locate(root: str | os.PathLike | None, split: str) -> tuple[tuple[Path, ...], tuple[str, ...], tuple[str, ...]]:
@@ -138,8 +222,6 @@ def load(root: str | os.PathLike | None, split: str, image_size: int) -> Omniglo
 @lru_cache(maxsize=4)
 def _load_cached(stamp: tuple[tuple[str, int], ...], keep: tuple[str, ...], exclude: tuple[str, ...],
                  size: int) -> OmniglotSet:
-    from PIL import Image  # only this reader needs Pillow
-
     sources = tuple(Path(p) for p, _ in stamp)
     chars: list[tuple[str, str, Path, list[str]]] = []
     for source in sources:
@@ -155,14 +237,12 @@ def _load_cached(stamp: tuple[tuple[str, int], ...], keep: tuple[str, ...], excl
         raise ValueError(f"every Omniglot character needs >= 2 drawings; {chars[counts.index(n_drawings)][:2]} has "
                          f"{n_drawings}")
     images = np.empty((len(chars), n_drawings, size, size), np.uint8)
-    archives = {s: zipfile.ZipFile(s) for s in sources if s.is_file()}
+    archives = {s: open_zip(s) for s in sources if s.is_file()}
     try:
         for c, (_, _, source, locs) in enumerate(chars):
             for d, loc in enumerate(locs[:n_drawings]):
-                data = archives[source].read(loc) if source in archives else Path(loc).read_bytes()
-                with Image.open(io.BytesIO(data)) as im:
-                    ink = Image.fromarray(255 - np.asarray(im.convert("L")))  # the files draw black on white
-                    images[c, d] = np.asarray(ink.resize((size, size), Image.Resampling.BILINEAR))
+                data = read_member(archives.get(source), loc)
+                images[c, d] = decode_png(data, size, f"{source}: {loc}" if source in archives else loc)
     finally:
         for z in archives.values():
             z.close()

@@ -25,16 +25,18 @@ QUERY_MODES = ("independent", "permutation")
 MAX_IMAGE_SIZE = 256
 
 
-def sample_distinct(rand: KeyedRandom, n: int, k: int) -> np.ndarray:
+def sample_distinct(rand: KeyedRandom, n: int | np.ndarray, k: int) -> np.ndarray:
     """``k`` distinct integers from ``[0, n)`` per episode, uniformly over ordered k-tuples: ``[B, k]`` int64.
 
     Draw j is uniform over the n - j values not yet taken: r ~ U{0..n-j-1} is mapped to the r-th free value x,
     the least fixed point of x = r + #{taken <= x} (iterated from x = r; no random draws inside the iteration,
-    so the result stays a pure function of the key). Cost O(k^2) per episode, independent of n.
+    so the result stays a pure function of the key). Cost O(k^2) per episode, independent of n. ``n`` is one int,
+    or one per episode (``[B]``, each >= k; then r = floor(u (n - j)) with u ~ U[0, 1)).
     """
+    per_episode = np.ndim(n) > 0
     taken = np.empty((rand.batch_size, k), np.int64)
     for j in range(k):
-        r = rand.integers(n - j)
+        r = np.floor(rand.uniform() * (n - j)).astype(np.int64) if per_episode else rand.integers(n - j)
         x = r
         while True:
             nxt = r + (taken[:, :j] <= x[:, None]).sum(1)
@@ -58,6 +60,10 @@ class _GlyphSource:
         self.offset = 0 if split == "train" else glyphs.SPLIT_SIZE
         self.n_classes = glyphs.SPLIT_SIZE
 
+    def pick(self, rand: KeyedRandom, n_way: int) -> np.ndarray:
+        """``n_way`` distinct class ids per episode ``[B, n_way]``."""
+        return sample_distinct(rand, self.n_classes, n_way) + self.offset
+
     def draw(self, rand: KeyedRandom, classes: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
         return glyphs.draw(rand, classes, labels, size)
 
@@ -68,11 +74,19 @@ class _GlyphSource:
 class _OmniglotSource:
     """Omniglot characters of one split; class id c is ``data.names[c]``."""
 
-    offset = 0
-
-    def __init__(self, data: omniglot.OmniglotSet):
-        self.data = data
+    def __init__(self, data: omniglot.OmniglotSet, within_alphabet: bool, n_way: int):
+        self.data, self.within_alphabet = data, within_alphabet
         self.n_classes, self.n_drawings = data.n_characters, data.n_drawings
+        first, count = data.alphabet_ranges()
+        self.first, self.count = first[count >= n_way], count[count >= n_way]  # the alphabets that can fill an episode
+
+    def pick(self, rand: KeyedRandom, n_way: int) -> np.ndarray:
+        """``n_way`` distinct character ids per episode ``[B, n_way]``: from the whole split, or with
+        ``within_alphabet`` from one alphabet per episode (uniform over the alphabets with >= n_way characters)."""
+        if not self.within_alphabet:
+            return sample_distinct(rand, self.n_classes, n_way)
+        a = rand.integers(len(self.first))
+        return sample_distinct(rand, self.count[a], n_way) + self.first[a][:, None]
 
     def draw(self, rand: KeyedRandom, classes: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
         """The k-th occurrence of a label in an episode shows drawing ``order[k]`` of its character, for a random
@@ -109,7 +123,7 @@ class OneShotTask(Task):
 
     def __init__(self, n_way: int = 5, n_shot: int = 1, n_query: int = 5, source: str = "glyphs",
                  split: str = "train", image_size: int = 28, query_mode: str = "independent",
-                 root: str | os.PathLike | None = None):
+                 root: str | os.PathLike | None = None, within_alphabet: bool = False):
         self.n_way = require_int("n_way", n_way, 2)
         self.n_shot = require_int("n_shot", n_shot, 1)
         self.n_query = require_int("n_query", n_query, 1)
@@ -121,11 +135,16 @@ class OneShotTask(Task):
         require(root is None or isinstance(root, (str, os.PathLike)),
                 f"root must be a path (str or os.PathLike) or None, got {root!r}")
         self.root = root
+        require(isinstance(within_alphabet, (bool, np.bool_)),
+                f"within_alphabet must be a bool, got {within_alphabet!r}")
+        self.within_alphabet = bool(within_alphabet)
         if self.source == "glyphs":
             require(root is None, f"root is only read by source='omniglot' (glyphs need no data), got root={root!r}")
+            require(not self.within_alphabet, "within_alphabet=True needs source='omniglot' (glyphs have no alphabets)")
             self._source: _GlyphSource | _OmniglotSource = _GlyphSource(self.split)
         else:
-            self._source = _OmniglotSource(omniglot.load(root, self.split, self.image_size))
+            self._source = _OmniglotSource(omniglot.load(root, self.split, self.image_size), self.within_alphabet,
+                                           self.n_way)
             data = self._source.data
             require(self.n_way <= data.n_characters,
                     f"n_way must be <= the {data.n_characters} characters of the Omniglot {self.split!r} split "
@@ -133,6 +152,9 @@ class OneShotTask(Task):
             require(self.n_shot < data.n_drawings,
                     f"n_shot must be < the {data.n_drawings} drawings per Omniglot character (queries need an unseen "
                     f"drawing), got {n_shot!r}")
+            require(len(self._source.first) > 0 or not self.within_alphabet,
+                    f"within_alphabet=True needs an alphabet with >= n_way={n_way} characters; the largest of the "
+                    f"{self.split!r} split has {int(data.alphabet_ranges()[1].max())}")
         size = self.image_size
         self.observation_space = spaces.Dict({
             "image": spaces.Box(0, 255, (1, size, size), np.uint8),
@@ -158,7 +180,7 @@ class OneShotTask(Task):
     def _generate(self, rand: KeyedRandom) -> Episodes:
         B, n, S, T = rand.batch_size, self.n_way, self.support_length, self.episode_length
         src = self._source
-        picked = sample_distinct(rand, src.n_classes, n) + src.offset  # [B, n] distinct class ids
+        picked = src.pick(rand, n)  # [B, n] distinct class ids
         # label l names class classes[:, l]: a fresh random permutation of the picked classes
         classes = np.take_along_axis(picked, rand.permutations(n), axis=1)
         support = rand.permutations(S) % n  # each label n_shot times, in random order
@@ -279,7 +301,9 @@ class PlasticOneShotEnv(PlasticEnv):
 
     ## Arguments
     ``gym.make("PlasticOneShot-v0", n_way=5, n_shot=1, n_query=5, source="glyphs", split="train", image_size=28,
-    query_mode="independent", root=None, render_mode=None)``; ``gym.make("PlasticOmniglot-v0", root=PATH)``.
+    query_mode="independent", root=None, within_alphabet=False, render_mode=None)``;
+    ``gym.make("PlasticOmniglot-v0", root=PATH)``. ``within_alphabet=True`` (Omniglot only) takes the classes of an
+    episode from one alphabet (Lake et al.'s harder setting), chosen uniformly among those with >= n_way characters.
     Render modes: ``"ansi"`` (one line per step) and ``"rgb_array"`` (the current image, its label and the support
     set shown so far).
 

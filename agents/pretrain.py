@@ -1,0 +1,310 @@
+"""Encoder pretraining by plain classification, for the one-shot image tasks (``cnn_pretrain="classification"``).
+
+A fresh Conv-4 maps the drawings of different classes to nearly the same features (mean pairwise cosine of the
+class features about 0.999), and meta-training a plastic cell on top of it does not leave that plateau in a few
+thousand steps. As in the paper's code, the encoder is first trained as an ordinary classifier over many training
+classes, then the plastic network is meta-trained on top with the encoder frozen or fine-tuned:
+
+    logits = W phi(x) + b,    loss = cross-entropy(logits, class of x)
+
+where phi is the ``Conv4Encoder`` the meta-trained model uses and (W, b) a linear head that is thrown away after.
+
+Classes (``PretrainConfig.source``):
+
+- ``"glyphs"``: the first ``n_classes`` ids of the glyph generator's training split (``split="train"``); every
+  example is a fresh drawing (the generator's own jitter), so no further augmentation is needed.
+- ``"omniglot"``: the characters of the training split of ``plastic_gym.tasks.omniglot`` (``images_background``
+  or ``images_background_small1``), each in its four 90-degree rotations as four classes (``rotations``), with a
+  small random affine jitter (rotation, scale, shift) of every example (``jitter``).
+
+Held-out measurements (``evaluate_encoder``) use the test split of the matching one-shot task: the mean pairwise
+cosine of the class features of an episode (``class_feature_cosine``) and the accuracy of the nearest class mean
+(``prototype_accuracy``, Snell et al. 2017), so that a curve shows whether the features separate unseen classes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from plastic_gym import make_task
+from plastic_gym.core.rng import KeyedRandom, random_keys
+from plastic_gym.core.task import reject_unknown_kwargs
+from plastic_gym.io import atomic_path
+from plastic_gym.tasks import glyphs, omniglot
+
+from .encoder import Conv4Encoder
+
+__all__ = ["PRETRAIN_NAME", "PretrainConfig", "class_feature_cosine", "evaluate_encoder",
+           "prototype_accuracy", "prototype_logits", "prototype_scores", "pretrain_encoder"]
+
+#: File of the pretraining state inside a training run's folder (resumable on its own).
+PRETRAIN_NAME = "pretrain.pt"
+PRETRAIN_FORMAT = "plastic-gym-pretrain"
+METHODS = ("classification",)
+SOURCES = ("glyphs", "omniglot")
+#: The numpy seed-sequence entry of the pretraining batches (apart from the meta-trainer's streams 1 and 2).
+_PRETRAIN_STREAM = 3
+
+
+@dataclass
+class PretrainConfig:
+    """One pretraining run of the encoder (stored in the meta-training config as a plain dict).
+
+    Attributes:
+        method: ``"classification"`` (the only method: a linear head over ``n_classes`` training classes).
+        source: ``"glyphs"`` or ``"omniglot"`` (see the module docstring).
+        steps: optimizer steps (AdamW, amsgrad) of ``batch_size`` examples each.
+        n_classes: glyphs only: how many training classes (ids ``0..n_classes-1``); Omniglot uses every character.
+        rotations: Omniglot only: the four 90-degree rotations of a character are four classes.
+        jitter: Omniglot only: strength of the random affine jitter (rotation up to ``jitter`` radians, scale up to
+            ``1 +- jitter``, shift up to ``jitter`` of the half-width); 0 turns it off.
+        freeze: meta-train on top with the encoder frozen (its batch-norm statistics too) instead of fine-tuning it.
+        root: Omniglot root (default ``$PLASTIC_GYM_DATA/omniglot``).
+        eval_every, eval_episodes: held-out measurements every so many steps, on this many test-split episodes.
+    """
+
+    method: str = "classification"
+    source: str = "glyphs"
+    steps: int = 2000
+    batch_size: int = 128
+    n_classes: int = 1000
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    rotations: bool = True
+    jitter: float = 0.1
+    freeze: bool = False
+    seed: int = 0
+    root: str | None = None
+    eval_every: int = 250
+    eval_episodes: int = 256
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"pretraining method must be one of {METHODS}, got {self.method!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"pretraining source must be one of {SOURCES}, got {self.source!r}")
+        for name in ("steps", "batch_size", "n_classes", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            low = 0 if name == "steps" else (2 if name == "n_classes" else 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"pretrain {name} must be an int >= {low}, got {value!r}")
+        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.jitter < 1):
+            raise ValueError(f"pretrain needs lr > 0, weight_decay >= 0, 0 <= jitter < 1; got {self.lr}, "
+                             f"{self.weight_decay}, {self.jitter}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
+        reject_unknown_kwargs(cls, data)
+        return cls(**data)
+
+
+# -- training classes ------------------------------------------------------------------------------------------
+class _GlyphClasses:
+    """Fresh drawings of the glyph training classes ``0..n_classes-1``."""
+
+    def __init__(self, n_classes: int, image_size: int):
+        self.n_classes, self.image_size = n_classes, image_size
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(self.n_classes, size=size)
+        rand = KeyedRandom(random_keys(rng, size))
+        images = glyphs.draw(rand, labels[:, None], np.zeros((size, 1), np.int64), self.image_size)
+        return images, labels  # [N, 1, H, W] uint8, [N]
+
+
+class _OmniglotClasses:
+    """Drawings of the Omniglot training characters, each rotation by k * 90 degrees a class of its own."""
+
+    def __init__(self, root, image_size: int, rotations: bool):
+        self.data = omniglot.load(root, "train", image_size)
+        self.n_rotations = 4 if rotations else 1
+        self.n_classes = self.data.n_characters * self.n_rotations
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(self.n_classes, size=size)
+        char, turn = labels % self.data.n_characters, labels // self.data.n_characters
+        images = self.data.images[char, rng.integers(self.data.n_drawings, size=size)]  # [N, H, W]
+        for k in range(1, self.n_rotations):  # four array-wide rotations, not a loop over examples
+            images = np.where((turn == k)[:, None, None], np.rot90(images, k, axes=(1, 2)), images)
+        return images[:, None], labels
+
+
+def jitter_images(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """A random affine map per image (rotation, isotropic scale, shift; bilinear): ``[N, C, H, W]`` floats."""
+    if strength == 0:
+        return images
+    n = images.shape[0]
+    u = torch.rand(n, 4, generator=generator) * 2 - 1
+    angle, scale, shift = u[:, 0] * strength, 1 + u[:, 1] * strength, u[:, 2:] * strength
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+# -- held-out measurements -----------------------------------------------------------------------------------
+def prototype_scores(query: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Prototypical-network logits (Snell et al. 2017): ``-||q - c_k||^2`` with c_k = sums_k / counts_k the mean
+    support feature of label k. ``query [B, Q, D]``, ``sums [B, K, D]``, ``counts [B, K]`` -> ``[B, Q, K]``; a
+    label with no support example gets ``-inf``."""
+    means = sums / counts.clamp_min(1)[..., None]
+    dist = (query[:, :, None, :] - means[:, None]).pow(2).sum(-1)
+    return (-dist).masked_fill(counts[:, None, :] == 0, float("-inf"))
+
+
+def prototype_logits(support: torch.Tensor, labels: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
+    """``prototype_scores`` of the queries ``[B, Q, D]`` given support features ``[B, S, D]`` with labels
+    ``[B, S]`` (int64): ``[B, Q, n_way]``."""
+    onehot = F.one_hot(labels, n_way).to(support.dtype)  # [B, S, n_way]
+    return prototype_scores(query, onehot.transpose(1, 2) @ support, onehot.sum(1))
+
+
+def _episode_features(encoder: nn.Module, episodes) -> torch.Tensor:
+    image = torch.as_tensor(episodes.obs["image"])
+    B, T = image.shape[:2]
+    with torch.no_grad():
+        return encoder(image.reshape(B * T, *image.shape[2:])).reshape(B, T, -1)
+
+
+def class_feature_cosine(encoder: nn.Module, episodes, support_length: int) -> float:
+    """Mean pairwise cosine between the class features of an episode (the mean support feature per label),
+    averaged over episodes. Near 1: the encoder cannot tell the classes apart; lower is better."""
+    feats = _episode_features(encoder, episodes)[:, :support_length]
+    labels = torch.as_tensor(episodes.extras["label"][:, :support_length])
+    n = episodes.target.shape[-1]
+    onehot = F.one_hot(labels, n).to(feats.dtype)
+    means = F.normalize(onehot.transpose(1, 2) @ feats, dim=-1)  # [B, n, D]
+    cos = means @ means.transpose(1, 2)
+    off = ~torch.eye(n, dtype=torch.bool)
+    return float(cos[:, off].mean())
+
+
+def prototype_accuracy(encoder: nn.Module, episodes, support_length: int) -> float:
+    """Accuracy of the nearest class mean on the query steps of ``episodes`` (features of ``encoder``)."""
+    feats = _episode_features(encoder, episodes)
+    labels = torch.as_tensor(episodes.extras["label"])
+    S, n = support_length, episodes.target.shape[-1]
+    logits = prototype_logits(feats[:, :S], labels[:, :S], feats[:, S:], n)
+    return float((logits.argmax(-1) == labels[:, S:]).float().mean())
+
+
+def heldout_task(config: PretrainConfig, image_size: int):
+    """The one-shot task of the test split that matches ``config.source`` (5-way 1-shot)."""
+    if config.source == "glyphs":
+        return make_task("PlasticOneShot-v0", split="test", image_size=image_size)
+    return make_task("PlasticOmniglot-v0", split="test", image_size=image_size, root=config.root)
+
+
+def evaluate_encoder(encoder: nn.Module, task, episodes) -> dict[str, float]:
+    """Held-out ``cosine`` and ``prototype_accuracy`` of ``encoder`` (eval mode) on one-shot ``episodes``."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        return {"cosine": class_feature_cosine(encoder, episodes, task.support_length),
+                "prototype_accuracy": prototype_accuracy(encoder, episodes, task.support_length)}
+    finally:
+        encoder.train(was_training)
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str | os.PathLike | None = None,
+                     progress: bool = True) -> dict[str, Any]:
+    """Train ``encoder`` in place as a classifier (see the module docstring); returns the run's summary
+    (``config``, ``records`` of the held-out measurements, ``elapsed_s``, ``n_classes``).
+
+    With ``out_dir``, the state (encoder, head, optimizer, rng, records) is written to ``out_dir/pretrain.pt``
+    every ``eval_every`` steps and at the end, and a run that finds that file with the same config continues it
+    (a finished one is just loaded).
+    """
+    size = encoder.image_size
+    source = (_GlyphClasses(config.n_classes, size) if config.source == "glyphs"
+              else _OmniglotClasses(config.root, size, config.rotations))
+    head = nn.Linear(encoder.out_dim, source.n_classes)
+    params = list(encoder.parameters()) + list(head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
+    rng = np.random.default_rng([config.seed, _PRETRAIN_STREAM])
+    generator = torch.Generator().manual_seed(config.seed)
+    task = heldout_task(config, size)
+    val = task.sample(config.eval_episodes, np.random.default_rng([config.seed, _PRETRAIN_STREAM, 1]))
+    step, elapsed, records, losses = 0, 0.0, [], []
+    path = Path(out_dir) / PRETRAIN_NAME if out_dir is not None else None
+    if path is not None and path.exists():
+        state = _load_state(path, config)
+        encoder.load_state_dict(state["encoder"])
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        generator.set_state(state["torch_rng"])
+        step, elapsed, records = int(state["step"]), float(state["elapsed_s"]), list(state["records"])
+
+    def measure() -> None:
+        record = {"step": step, "train_loss": float(np.mean(losses)) if losses else None,
+                  "val": evaluate_encoder(encoder, task, val), "elapsed_s": round(elapsed, 2)}
+        records.append(record)
+        losses.clear()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                torch.save({"format": PRETRAIN_FORMAT, "config": config.to_dict(), "step": step,
+                            "elapsed_s": elapsed, "records": records, "encoder": encoder.state_dict(),
+                            "head": head.state_dict(), "optimizer": optimizer.state_dict(),
+                            "rng": rng.bit_generator.state, "torch_rng": generator.get_state()}, tmp)
+
+    if not records:
+        measure()
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, dynamic_ncols=True,
+               desc=f"pretrain encoder ({config.source}, {source.n_classes} classes)")
+    encoder.train()
+    try:
+        while step < config.steps:
+            t0 = time.perf_counter()
+            images, labels = source.batch(rng, config.batch_size)
+            x = jitter_images(torch.from_numpy(images).float() / 255.0,
+                              config.jitter if config.source == "omniglot" else 0.0, generator)
+            loss = F.cross_entropy(head(encoder(x)), torch.from_numpy(labels))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            elapsed += time.perf_counter() - t0
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            if step % config.eval_every == 0 or step == config.steps:
+                measure()
+                bar.set_postfix(loss=f"{records[-1]['train_loss']:.3f}",
+                                **{k: f"{v:.3f}" for k, v in records[-1]["val"].items()})
+    finally:
+        bar.close()
+    return {"config": config.to_dict(), "n_classes": source.n_classes, "steps": step,
+            "elapsed_s": round(elapsed, 2), "records": records}
+
+
+def _load_state(path: Path, config: PretrainConfig) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or not a torch file
+        raise RuntimeError(f"pretraining state {path} is unreadable ({type(err).__name__}: {err}); delete it to "
+                           "pretrain again") from err
+    if not isinstance(state, dict) or state.get("format") != PRETRAIN_FORMAT:
+        raise RuntimeError(f"{path} is not a plastic-gym pretraining state (format {PRETRAIN_FORMAT!r})")
+    mine = config.to_dict()
+    diffs = sorted(k for k in set(mine) | set(state["config"])
+                   if k not in ("steps", "eval_every") and mine.get(k) != state["config"].get(k))
+    if diffs:
+        raise RuntimeError(f"pretraining state {path} was made with other options ({diffs}: "
+                           f"{ {k: state['config'].get(k) for k in diffs} } vs { {k: mine.get(k) for k in diffs} }); "
+                           "use another --out or delete it")
+    return state
