@@ -340,3 +340,16 @@ def test_glyph_images_do_not_depend_on_the_raster_block(monkeypatch):
     monkeypatch.setattr(glyphs, "RASTER_BLOCK", 7)
     np.testing.assert_array_equal(t.generate(keys).obs["image"], blocked)
     np.testing.assert_array_equal(t.generate(keys[13:14]).obs["image"], blocked[13:14])
+
+
+@pytest.mark.parametrize("size", [8, 28, 84])
+def test_glyph_blur_is_the_zero_padded_gaussian(size):
+    """The blur matrix products equal scipy's Gaussian filter (constant mode, truncate 3) to float32 rounding."""
+    from scipy.ndimage import gaussian_filter1d
+
+    img = np.random.default_rng(size).random((3, size, size)).astype(np.float32)
+    sigma = 0.03 * size
+    blur = glyphs._blur_matrix(size, sigma)
+    want = gaussian_filter1d(gaussian_filter1d(img, sigma, axis=1, mode="constant", truncate=3.0), sigma, axis=2,
+                             mode="constant", truncate=3.0)
+    np.testing.assert_allclose(blur @ img @ blur.T, want, rtol=1e-5, atol=1e-6)
