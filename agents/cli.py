@@ -14,6 +14,8 @@ import json
 import sys
 from typing import Any
 
+from plastic_gym.cli import int_at_least
+
 
 def _key_value(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false, null), else as a string."""
@@ -24,17 +26,6 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
-
-
-def _positive_int(text: str) -> int:
-    """An int >= 1 for argparse (a thread count)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
-    return value
 
 
 def _check_plastic_keys(plastic: dict[str, Any]) -> None:
@@ -92,7 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--val-episodes", type=int, default=512, help="size of the fixed validation batch (default 512)")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (must match the other options)")
     p.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bar")
     p.set_defaults(func=run_train)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plastic_gym.io import commit_files, folder_lock, read_text_limited, recover
+from plastic_gym.io import commit_files, folder_lock, read_json_file, recover
 
 from .protocol import valid_name
 
@@ -103,7 +103,8 @@ class Board:
         docs, digests = [], {}
         for path in sorted(self.submissions.glob("*.json")) if self.submissions.is_dir() else []:
             if path.is_symlink() or not valid_name(path.stem):
-                raise ResultError(f"{path}: expected a plain file named <name>.json with a leaderboard name; move it away")
+                raise ResultError(f"{path}: expected a plain file named <name>.json with a leaderboard name; "
+                                  "move it away")
             data = path.read_bytes()
             doc = parse_json(data, path)
             problems = schema_problems(doc)
@@ -120,7 +121,7 @@ class Board:
         verified_path = self.dir / "verified.json"
         records = {}
         if verified_path.exists():
-            records = json.loads(read_text_limited(verified_path, "verification records", MAX_FILE_BYTES))
+            records = read_json_file(verified_path, "verification records", MAX_FILE_BYTES)
             if not isinstance(records, dict):
                 raise ResultError(f"{verified_path}: expected an object {{name: record}}")
         return docs, digests, records

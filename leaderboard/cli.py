@@ -13,21 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from plastic_gym.cli import int_at_least
+
 def _board_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board-dir", type=Path, default=None, metavar="DIR",
                         help="the boards' folder: suite v0's board at its top, other suites' under boards/<suite>/ "
                              "(default: $PLASTIC_GYM_BOARD, else the checkout's leaderboard/ folder, else "
                              "~/.local/share/plastic-gym/leaderboard)")
-
-
-def _episodes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an int >= 2 (the bootstrap needs two episodes), got {text!r}")
-    return value
 
 
 def _runtime_kwargs(args) -> dict:
@@ -46,7 +38,8 @@ def register(subparsers) -> None:
                    help="random | no-memory | oracle | sb3:PATH | PATH.zip | checkpoint:PATH | PATH.pt | MANIFEST.json "
                         "| module:factory (repeat for several agents)")
     p.add_argument("--suite", default="v0", help="suite name (v0, omniglot) or path to a suite .json (default: v0)")
-    p.add_argument("--episodes", type=_episodes, default=None, metavar="N",
+    p.add_argument("--episodes", type=int_at_least(2, " (the bootstrap needs two episodes)"), default=None,
+                   metavar="N",
                    help="evaluate only the first N eval episodes of each task (default: the suite's count; a shorter "
                         "result is accepted by submit only with --allow-short)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",

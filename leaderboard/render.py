@@ -227,11 +227,18 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 document.getElementById('status-filter').addEventListener('change', function(){
   var want = this.value, body = document.querySelector('table.sortable').tBodies[0];
   var rows = Array.prototype.slice.call(body.rows);
-  rows.forEach(function(r){ r.style.display = (want === 'all' || r.getAttribute('data-status') === want) ? '' : 'none'; });
+  rows.forEach(function(r){
+    r.style.display = (want === 'all' || r.getAttribute('data-status') === want) ? '' : 'none';
+  });
   var ranked = rows.filter(function(r){ return r.style.display !== 'none' && r.getAttribute('data-ranked') === '1'; });
-  ranked.sort(function(a, b){ return parseFloat(b.getAttribute('data-iqm')) - parseFloat(a.getAttribute('data-iqm')); });
+  ranked.sort(function(a, b){
+    return parseFloat(b.getAttribute('data-iqm')) - parseFloat(a.getAttribute('data-iqm'));
+  });
   rows.forEach(function(r){ r.cells[0].textContent = '\\u2013'; r.cells[0].setAttribute('data-sort', '1000000000'); });
-  ranked.forEach(function(r, i){ r.cells[0].textContent = String(i + 1); r.cells[0].setAttribute('data-sort', String(i + 1)); });
+  ranked.forEach(function(r, i){
+    r.cells[0].textContent = String(i + 1);
+    r.cells[0].setAttribute('data-sort', String(i + 1));
+  });
 });
 """
 

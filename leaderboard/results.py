@@ -31,8 +31,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 #: How far a file's 95% intervals may be from the recomputed ones (absolute). Fixed here, whatever the file says:
 #: another scipy's bootstrap may draw other resamples. The board stores the recomputed intervals, never the file's.
 INTERVAL_TOL = 0.05
-#: Relative tolerance of a stored per-task ``means`` value of the primary metric against the per-episode values
-#: (which are rounded to 7 significant digits).
+#: Tolerance of a stored per-task ``means`` value of the primary metric against the mean of the per-episode values
+#: (which are rounded to 7 significant digits), relative to the largest of them.
 MEANS_RTOL = 1e-6
 
 
@@ -63,7 +63,8 @@ def parse_json(data: bytes, path: str | os.PathLike) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ResultError(f"{path} is not UTF-8 text (byte {err.start}: {err.reason}); expected a JSON result file") from None
+        raise ResultError(f"{path} is not UTF-8 text (byte {err.start}: {err.reason}); expected a JSON result "
+                          "file") from None
 
     def no_constant(name):
         raise ResultError(f"{path}: {name} is not a JSON number; every number must be finite")
@@ -183,7 +184,8 @@ def _run_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]]) ->
             entry, where = run[t["name"]], f"field agents/{a}/runs/{r}/{t['name']}"
             values = np.asarray(entry["primary"], np.float64)
             mean = entry["means"].get(t["primary_metric"])
-            if mean is None or not np.isclose(mean, values.mean(), rtol=MEANS_RTOL, atol=1e-12):
+            scale = max(float(np.max(np.abs(values))), 1e-12)  # values of mixed sign may average to about 0
+            if mean is None or not abs(mean - values.mean()) <= MEANS_RTOL * scale:
                 problems.append(f"{where}/means/{t['primary_metric']} ({who}): expected {values.mean()!r} (the mean of "
                                 f"the per-episode values), found {mean!r}")
             no_memory, oracle = (np.asarray(t["references"][k], np.float64) for k in ("no_memory", "oracle"))
@@ -231,7 +233,8 @@ def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
             continue
         problems += _run_problems(agent, a, tasks)
         expected = score(tasks, agent["runs"])
-        problems += [f"{p} ({who})" for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", INTERVAL_TOL)]
+        problems += [f"{p} ({who})"
+                     for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", INTERVAL_TOL)]
     return problems
 
 

@@ -50,7 +50,8 @@ def _trusted_or_refused(board: Board, name: str, doc: dict[str, Any], trust: boo
         return trusted_factories(board.name, seed=agent["seed"], names=[name])[0]
     source = agent["metadata"].get("source")
     if not source:
-        raise ValueError(f"submission {name!r} has no metadata.source (the agent spec to re-run); it cannot be verified")
+        raise ValueError(f"submission {name!r} has no metadata.source (the agent spec to re-run); it cannot be "
+                         "verified")
     what = describe_source(source)
     if not trust:
         raise ValueError(f"submission {name!r} is not on the trusted list of board {board.name!r}; re-running it "

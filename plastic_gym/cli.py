@@ -29,6 +29,20 @@ _COMMAND_MODULES = {
 _STUB_COMMANDS = {"plastic_gym.agents.cli": ["train"], "plastic_gym.baselines.cli": ["baseline"]}
 
 
+def int_at_least(minimum: int, why: str = ""):
+    """An argparse ``type`` for an int >= ``minimum`` (``why`` says the reason in the error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}{why}, got {text!r}")
+        return value
+
+    return parse
+
+
 def _missing(modules: tuple[str, ...]) -> str | None:
     """The first of ``modules`` that is not installed (found without importing it), or None."""
     return next((name for name in modules if importlib.util.find_spec(name) is None), None)

@@ -178,8 +178,8 @@ def test_unranked_reference_rows(tiny, tmp_path, monkeypatch):
     from plastic_gym.leaderboard import trusted
     from plastic_gym.leaderboard.render import rows
 
-    listed = {**trusted_list(), Board.for_suite(tiny[1]).name: (*DEFAULT_REFERENCES,
-                                                                trusted.TrustedEntry("zero", "no-memory", reference=True))}
+    zero = trusted.TrustedEntry("zero", "no-memory", reference=True)
+    listed = {**trusted_list(), Board.for_suite(tiny[1]).name: (*DEFAULT_REFERENCES, zero)}
     monkeypatch.setattr(trusted, "trusted_list", lambda: listed)
     doc = single(tiny[2], "no-memory")
     doc["agents"][0]["metadata"].update(name="zero", reference=True)
