@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--env", choices=("native", "dummy"), default="native")
     parser.add_argument("--bptt", type=int, default=32, help="PlasticPPO window (bptt_steps)")
+    parser.add_argument("--infos", action="store_true",
+                        help="NativeVecEnv only: microseconds per step of the bare vector env and of the adapter "
+                             "(the per-env info dicts SB3 wants) at 16, 256 and 1024 envs")
     parser.add_argument("--sweep", action="store_true",
                         help="PlasticPPO only: windows of at most 8/16/32 steps x minibatches of 512/1024/2048 steps")
     args = parser.parse_args(argv)
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     if args.sweep:
         return sweep(args)
+    if args.infos:
+        return infos_cost()
     print(f"\n{ENV_ID}, {N_ENVS} envs ({args.env}), n_steps {N_STEPS}, {N_EPOCHS} epochs, minibatch {BATCH} "
           f"(PlasticPPO {PLASTIC_BATCH}, windows <= {args.bptt}), one thread; env steps per CPU second, median of "
           f"{args.rounds} interleaved rounds, ratio to RecurrentPPO (minibatch {BATCH}) in parentheses\n")
@@ -111,6 +116,34 @@ def main(argv: list[str] | None = None) -> int:
         rate = measure(models, args.rounds)
         cells = [f"{rate[k]:,.0f} ({rate[k] / rate[REFERENCE]:.2f}x)" for k in columns]
         print(f"| {hidden} | " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+def infos_cost(steps: int = 400) -> int:
+    """Microseconds per step: the native vector env alone vs through ``NativeVecEnv`` (same actions), interleaved."""
+    import gymnasium as gym
+    import numpy as np
+
+    from plastic_gym.agents import NativeVecEnv
+
+    print(f"\n{ENV_ID}: microseconds per step (median of 5 interleaved blocks of {steps} steps)\n")
+    print("| envs | vector env | NativeVecEnv | per env and step added |")
+    print("|---|---|---|---|")
+    for n in (16, 256, 1024):
+        bare = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", autoreset_mode="same_step")
+        adapter = NativeVecEnv(ENV_ID, num_envs=n, seed=0)
+        bare.reset(seed=0)
+        adapter.reset()
+        actions = np.zeros((n, 1), np.float32)
+        times: dict[str, list[float]] = {"bare": [], "adapter": []}
+        for _ in range(5):
+            for name, step in (("bare", bare.step), ("adapter", adapter.step)):
+                start = time.process_time()
+                for _ in range(steps):
+                    step(actions)
+                times[name].append((time.process_time() - start) / steps * 1e6)
+        b, a = statistics.median(times["bare"]), statistics.median(times["adapter"])
+        print(f"| {n} | {b:,.0f} | {a:,.0f} | {(a - b) / n:.2f} |")
     return 0
 
 
