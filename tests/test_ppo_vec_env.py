@@ -73,6 +73,13 @@ def test_matches_make_vec_env_episode_for_episode(env_id, kwargs):
     assert ended >= 9  # several episodes per env, before and after the reseed
 
 
+def test_matches_make_vec_env_on_an_interactive_task():
+    """The same on a meta-RL task of SPEC section 6 (what the agent sees depends on its actions; Discrete actions)."""
+    if "PlasticBandit-v0" not in gym.registry:
+        pytest.skip("PlasticBandit-v0 is not registered")
+    assert play_both("plastic_gym:PlasticBandit-v0", {"horizon": 10}, n_envs=3, steps=25, seed=2, reseed_at=12) >= 3
+
+
 def test_unseeded_start_and_properties():
     env = make_native_vec_env(*ASSOC[:1], n_envs=2, **ASSOC[1])
     assert env.num_envs == 2 and env.env_is_wrapped(Monitor) == [True, True]
