@@ -139,8 +139,8 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
     names = [f.metadata.name for f in factories]
     if len(set(names)) != len(names):
         raise ValueError(f"agent names must be unique in one evaluation, got {names}")
-    if episodes is not None and (not isinstance(episodes, int) or episodes < 1):
-        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    if episodes is not None and (not isinstance(episodes, int) or episodes < 2):  # the bootstrap needs two
+        raise ValueError(f"episodes must be an int >= 2, got {episodes!r}")
     started = time.time()
     counts = {t.name: episodes or t.episodes for t in suite.tasks}
     runs: list[dict[str, Any]] = [{} for _ in factories]

@@ -335,6 +335,10 @@ def test_evaluate_errors_are_one_line(tiny, tmp_path, capsys):
         main(["evaluate", "--agent", "no-memory", "--suite", str(tiny[0]), "--episodes", "1", *out])
     assert "expected an int >= 2" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+    from plastic_gym.leaderboard.evaluate import evaluate
+
+    with pytest.raises(ValueError, match="episodes must be an int >= 2"):  # the API too, before playing
+        evaluate([], tiny[1], episodes=1, progress=False)
 
 
 def test_train_errors_are_one_line(tmp_path, capsys):
