@@ -128,7 +128,9 @@ class Board:
 
     def load(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
         """The submissions and, per name, its verification record (None: self-reported), after finishing any
-        interrupted commit."""
+        interrupted commit. A board that does not exist yet is empty (and is not created)."""
+        if not self.dir.is_dir():
+            return [], {}
         with folder_lock(self.dir):
             recover(self.dir)
             docs, digests, records = self._read()

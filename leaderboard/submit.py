@@ -95,7 +95,7 @@ def verify(names: str | list[str], root: str | Path | None = None, board: str = 
     from .suite import load_suite
     from .trusted import trusted_entry
 
-    names = [names] if isinstance(names, str) else list(names)
+    names = [names] if isinstance(names, str) else list(dict.fromkeys(names))
     if not names:
         raise ValueError("verify: expected at least one submission name")
     board_ = Board(Path(root) if root is not None else default_root(), board)
@@ -111,14 +111,14 @@ def verify(names: str | list[str], root: str | Path | None = None, board: str = 
         if doc["suite"]["hash"] != suite.hash:
             raise ResultError(f"submission {name!r}: suite hash {doc['suite']['hash']} is not that of suite "
                               f"{suite.name!r} ({suite.hash})")
-        key = (min(t["episodes"] for t in doc["tasks"]), doc["agents"][0]["seed"])
-        groups.setdefault(key, []).append(name)
+        counts = [t["episodes"] for t in doc["tasks"]]
+        full = counts == [t.episodes for t in suite.tasks]
+        groups.setdefault((None if full else min(counts), doc["agents"][0]["seed"]), []).append(name)
     factories = {name: _trusted_or_refused(board_, name, by_name[name], trust, announce) for name in names}
     lines, all_ok, records = [], True, {}
-    full = {t.episodes for t in suite.tasks}
-    for (episodes, seed), group in groups.items():
-        new = evaluate([factories[n] for n in group], suite, episodes=None if {episodes} == full else episodes,
-                       seed=seed, progress=progress, runtime_kwargs=runtime_kwargs)
+    for (episodes, seed), group in groups.items():  # episodes None: the suite's own counts
+        new = evaluate([factories[n] for n in group], suite, episodes=episodes, seed=seed, progress=progress,
+                       runtime_kwargs=runtime_kwargs)
         for name, agent in zip(group, new["agents"]):
             ok, report = _compare(by_name[name], agent)
             all_ok &= ok
