@@ -21,12 +21,14 @@ Two forms of the same function:
   (``_ChunkStartWeights``) instead of once per step. With ``weight_clip`` set the clamp is not linear and
   ``forward`` falls back to looping ``step``.
 
-  Two exceptions, both measured: a narrow output layer (``DENSE_OUTPUT_MAX``) keeps its small F materialised
-  through the chunk, updated as F <- (1 - lam_t) F + eta~_t alpha ⊙ (pre_t ⊗ post_t); and the final state's F is
-  handed back as ``LazyWeights``, formed only when read, since a training loss reads the outputs alone.
+  Two exceptions: a narrow output layer (``DENSE_OUTPUT_MAX``), whose F is small and whose history would cost more
+  elementwise work than it saves, keeps F materialised through the chunk, updated as
+  F <- (1 - lam_t) F + eta~_t alpha ⊙ (pre_t ⊗ post_t); and the final state's F is handed back as ``LazyWeights``,
+  formed only when read, since a training loss reads the outputs alone.
 
 Cost per layer and step: O(B k in out) flops in matmuls plus O(B k (in + out)) memory, against O(B in out) memory
-traffic for a materialised F; on CPU at hidden 128 the history wins up to k ~ 20-30 (hence the automatic K).
+traffic for a materialised F. The history's cost grows with k and a materialised F's does not, so short chunks
+favour the history; the automatic K (``_chunk``) and the measurements behind it are in ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ DENSE_OUTPUT_MAX = 16  # an output layer at most this wide keeps F materialised 
 class PlasticNetwork(PlasticNetworkBase):
     """Plastic RNN/LSTM with plastic input, recurrent and output layers.
 
-    ``net(x, state=None) -> (out [B, T, output_dim], state)``; ``net.step(x_t, state) -> (out_t [B, output_dim], state)``.
+    ``net(x, state=None) -> (out [B, T, output_dim], state)``;
+    ``net.step(x_t, state) -> (out_t [B, output_dim], state)``.
     ``chunk_size`` (K; None: automatic) only trades speed for memory; the function does not depend on it.
     """
 
@@ -55,7 +58,8 @@ class PlasticNetwork(PlasticNetworkBase):
         self.chunk_size = chunk_size
 
     def _chunk(self, T: int) -> int:
-        """K: the whole sequence up to 24 steps, else chunks of 16 (measured on CPU at hidden 128, batch 64)."""
+        """K: the whole sequence up to 24 steps, else chunks of 16 (where the history still beats a materialised F;
+        the measurements are in ``docs/performance.md``)."""
         if self.chunk_size is not None:
             return self.chunk_size
         return T if T <= 24 else 16
@@ -155,7 +159,7 @@ class PlasticNetwork(PlasticNetworkBase):
 
         Only a narrow output layer (at most ``DENSE_OUTPUT_MAX`` columns, as in every supervised task here): its F is
         small ([B, D', H]) while its history would cost elementwise work on [B, k, H] rows and skinny matmuls at
-        every step. Measured at D' = 6, hidden 128: 8% of a gradient-rule training step (forward + backward).
+        every step (``docs/performance.md``).
         """
         return ("output",) if self.config.full_output_dim <= DENSE_OUTPUT_MAX else ()
 

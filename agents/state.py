@@ -28,8 +28,8 @@ class LazyWeights(Mapping[str, Tensor]):
     """Plastic weights F that are computed when first read.
 
     The sequence form of the network ends with F as a sum over the last chunk's history; forming it is a
-    [B, in, out] tensor per layer (at hidden 128 and B = 64 about 7% of a gradient-rule training step), and a
-    training loss reads only the outputs. The computation runs in the grad and inference mode of the call that
+    [B, in, out] product per layer, and a training loss reads only the outputs, so it is left until someone reads F
+    (its cost is in ``docs/performance.md``). The computation runs in the grad and inference mode of the call that
     created it, on tensors that do not change afterwards (the network hands over a snapshot of alpha), so reading
     F later gives the same values and the same autograd graph as forming it at once. Pickling and deep copies see a
     plain dict.
