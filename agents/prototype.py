@@ -87,7 +87,7 @@ class PrototypeFactory:
         pre = ckpt.get("pretrain") or {}
         budget = (f"encoder pretrained {pre['steps']} steps x batch {pre['config']['batch_size']} "
                   f"({pre['config']['source']}, {pre['n_classes']} classes)" if pre else "encoder not pretrained")
-        metadata = {"name": name or "prototype-reference", "regime": "reference",
+        metadata = {"name": name or "prototype-reference", "regime": "reference", "reference": True,
                     "parameters": sum(p.numel() for p in model.encoder.parameters()),
                     "budget": budget, "privileged": False,
                     "description": (f"unranked non-plastic reference: prototypical network (nearest class mean, "

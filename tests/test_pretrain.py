@@ -190,7 +190,7 @@ def test_prototype_spec_plays_any_n_way(tmp_path):
     tiny_trainer(tmp_path, freeze=True).run()
     factory = load_agent(f"prototype:{tmp_path / 'checkpoint.pt'}")
     assert factory.metadata.name == "prototype-reference" and not factory.metadata.privileged
-    assert "unranked" in factory.metadata.description and factory.metadata.regime == "reference"
+    assert "unranked" in factory.metadata.description and factory.metadata.reference  # an unranked row
     for n_way in (5, 20):
         task = plastic_gym.make_task("PlasticOneShot-v0", n_way=n_way, split="test")
         ctx = TaskContext("oneshot", "PlasticOneShot-v0", {}, task, task.observation_space, task.action_space, 4)
