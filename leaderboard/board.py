@@ -105,7 +105,8 @@ class Board:
             if path.is_symlink() or not valid_name(path.stem):
                 raise ResultError(f"{path}: expected a plain file named <name>.json with a leaderboard name; "
                                   "move it away")
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)  # parse_json refuses more
             doc = parse_json(data, path)
             problems = schema_problems(doc)
             if not problems and (len(doc["agents"]) != 1 or doc["agents"][0]["metadata"]["name"] != path.stem):

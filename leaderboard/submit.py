@@ -105,7 +105,7 @@ def verify(names: str | list[str], root: str | Path | None = None, board: str = 
         data = board_.submission_path(name).read_bytes()  # a plain entry of the submissions folder, else ValueError
         by_name[name], digests[name] = parse_json(data, board_.submission_path(name)), sha256_hex(data)
     suite = suite or load_suite(by_name[names[0]]["suite"]["name"])
-    groups: dict[tuple[int, int], list[str]] = {}
+    groups: dict[tuple[int | None, int], list[str]] = {}
     for name in names:
         doc = by_name[name]
         if doc["suite"]["hash"] != suite.hash:
