@@ -169,7 +169,8 @@ _WRITE = ("import sys, time; from plastic_gym.io import write_atomic\n"
           "    sys.exit(3)\n")
 
 
-def test_no_overwrite_write_has_exactly_one_winner(tmp_path):
+@pytest.mark.slow
+def test_no_overwrite_write_has_exactly_one_winner_among_processes(tmp_path):
     for trial in range(2):
         target = tmp_path / f"t{trial}.json"
         start = time.time() + 1.5
