@@ -86,6 +86,11 @@ def test_verify_trust_loads_the_source_and_says_so(tiny, tmp_path, capsys):
     assert marker.read_text() == "ran"  # it did run the file, as announced
     record = Board.for_suite(tiny[1], root).load()[1]["zero"]
     assert record["source"] == source and not record["trusted_list"] and record["versions"]["numpy"] == np.__version__
+    submit(_submission(tiny, tmp_path, "other", "no-memory"), root, allow_short=True, suite=tiny[1])
+    capsys.readouterr()
+    assert main(["render", "--status", "verified", "--board-dir", str(root)]) == 0
+    shown = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert shown == ["zero"]  # the self-reported row is filtered out; zero ranks first among verified rows
 
 
 def test_verify_trust_of_an_sb3_zip_unpickles_it(tiny, tmp_path, capsys):
