@@ -16,7 +16,7 @@ on a fixed set of ``N_EVAL`` held-out episodes, evaluated ``N_POINTS`` times dur
 curves (mean over seeds, band: min-max) and a JSON of all numbers, in ``--out`` (default ``docs/``); the markdown
 table for ``docs/rl_comparison.md`` is printed. Existing outputs are kept unless ``--force``.
 
-    nice python examples/rl_comparison.py                # full run (budget and seeds below; about 20 CPU minutes)
+    nice python examples/rl_comparison.py                # full run (budget and seeds below; about 4 CPU minutes)
     nice python examples/rl_comparison.py --budget 4096 --seeds 0 --out /tmp/rlc   # quick look
     nice python examples/rl_comparison.py --seeds 2 --out /tmp/s2    # one more seed, then merge it:
     nice python examples/rl_comparison.py --from-json docs/rl_comparison.json /tmp/s2/rl_comparison.json --force
