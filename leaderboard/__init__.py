@@ -1,14 +1,15 @@
 """plastic_gym.leaderboard: the agent protocol, suite v0, evaluation, scoring, submissions and rendering (SPEC 5).
 
     plastic-gym evaluate --agent SPEC --out result.json     # play suite v0, write per-episode metrics and scores
-    plastic-gym submit result.json                          # validate, add to submissions/, re-render
-    plastic-gym verify NAME                                 # re-run a submission from its agent source
-    plastic-gym render                                      # LEADERBOARD.md, leaderboard.png, index.html
+    plastic-gym submit result.json                          # validate, add to its suite's board, re-render
+    plastic-gym verify NAME                                 # re-run a trusted entry (--trust: a submission's source)
+    plastic-gym render                                      # LEADERBOARD.md, leaderboard.png, index.html per board
 
 Modules: ``protocol`` (Agent, AgentMetadata, TaskContext), ``agents`` (reference agents, SB3/checkpoint/import
 adapters, ``load_agent``), ``suite`` (versioned suite files and their hashes), ``evaluate``, ``scoring``
 (normalization, IQM/mean, stratified bootstrap), ``results`` (schema, validation, atomic writes), ``submit``,
-``render``, ``cli``. Importing this package is light: the names below load their module on first use (the
+``render``, ``board`` (one board per suite, atomic commits, statuses), ``trusted`` (the agents the project runs),
+``cli``. Importing this package is light: the names below load their module on first use (the
 functions named like their module, ``evaluate.evaluate``, ``submit.submit``, ``render.render``, are imported from it).
 """
 
