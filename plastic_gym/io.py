@@ -11,13 +11,12 @@ with a plan of where each goes; renaming that folder to ``.commit`` is the one a
 are then moved into place and the folder removed. A crash before the rename leaves the old state (the temp folder is
 removed by the next ``recover``); a crash after it is completed by the next ``recover``. Everyone who reads or
 writes such a folder does so under its lock (``folder_lock``, ``fcntl.flock``: the kernel releases it when a process
-dies, so a killed writer never leaves it held) and calls ``recover`` first, so they see the state before or after a
+dies, so a killed writer never leaves it held; ``msvcrt.locking`` on Windows) and calls ``recover`` first, so they see the state before or after a
 commit, never one between.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -31,6 +30,9 @@ LOCK_NAME, COMMIT_NAME, STAGING_PREFIX = ".lock", ".commit", ".staging-"
 
 
 def _fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (renames, links) to disk; Windows has no directory handles for this."""
+    if os.name == "nt":
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -113,7 +115,14 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            import fcntl
+        except ImportError:  # Windows: a blocking lock of the file's first byte (msvcrt retries for 10 s, then raises)
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield folder
     finally:
         os.close(fd)  # closing releases the lock
