@@ -75,6 +75,24 @@ def test_other_suites_get_their_own_board(tiny, tmp_path):
         Board(root, "v0").update()
 
 
+def test_an_omniglot_result_goes_to_the_omniglot_board(tmp_path):
+    from conftest import OMNIGLOT_DIR
+
+    from plastic_gym.leaderboard.agents import load_agent
+    from plastic_gym.leaderboard.evaluate import evaluate
+
+    if not OMNIGLOT_DIR.exists():
+        pytest.skip(f"Omniglot test subsets not found at {OMNIGLOT_DIR}")
+    runtime = {"PlasticOmniglot-v0": {"root": str(OMNIGLOT_DIR)}}
+    doc = evaluate([load_agent("no-memory")], load_suite("omniglot"), episodes=4, progress=False,
+                   runtime_kwargs=runtime)
+    doc["agents"][0]["metadata"]["name"] = "aaa-omni"
+    root = tmp_path / "lb"
+    [written] = submit(write_json_atomic(tmp_path / "o.json", doc), root, allow_short=True, runtime_kwargs=runtime)
+    assert written == root / "boards" / "omniglot" / "submissions" / "aaa-omni.json"
+    assert not (root / "submissions").exists() and "| omniglot |" in (written.parent.parent / "LEADERBOARD.md").read_text()
+
+
 def test_a_custom_suite_never_lands_on_a_built_in_board(tiny, tmp_path):
     path, suite = tiny_suite(tmp_path, name="v0")  # a 2-task suite calling itself v0
     assert suite.name == "v0" and board_name_of(suite.name, suite.hash) == "custom-" + suite.hash[7:19]
