@@ -57,6 +57,20 @@ def test_committed_files_pass_the_strict_checks():
         validate(read_json(path), check_references=False)
 
 
+def test_the_board_folder_is_never_inside_site_packages(tmp_path, monkeypatch):
+    from plastic_gym.leaderboard import board
+
+    monkeypatch.delenv("PLASTIC_GYM_BOARD", raising=False)
+    assert board.default_root() == PACKAGE_DIR == REPO / "leaderboard"  # a checkout: its leaderboard/ folder
+    installed = tmp_path / "site-packages" / "plastic_gym" / "leaderboard"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(board, "PACKAGE_DIR", installed)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert board.default_root() == tmp_path / "data" / "plastic-gym" / "leaderboard"
+    monkeypatch.setenv("PLASTIC_GYM_BOARD", str(tmp_path / "mine"))
+    assert board.default_root() == tmp_path / "mine"
+
+
 def test_other_suites_get_their_own_board(tiny, tmp_path):
     root = tmp_path / "lb"
     shutil.copytree(PACKAGE_DIR / "submissions", root / "submissions")
