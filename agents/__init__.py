@@ -11,8 +11,9 @@ linters, type checkers and IDEs, and ``tests/test_cli_lazy.py`` checks that the 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plastic_gym.lazy import lazy_exports
 
 #: Public name -> the module (in this package) that defines it.
 _EXPORTS = {
@@ -68,14 +69,4 @@ if TYPE_CHECKING:
     from .vec_env import NativeVecEnv, make_native_vec_env
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` and cache the object in this package's namespace."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

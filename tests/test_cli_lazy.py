@@ -88,6 +88,7 @@ def test_lazy_exports_are_complete_and_match_the_type_checking_imports(name):
     for export, module in package._EXPORTS.items():
         value = getattr(package, export)
         assert value is getattr(importlib.import_module(f"{name}.{module}"), export)
+        assert vars(package)[export] is value  # cached: later reads are plain attribute lookups
         assert value.__module__ == f"{name}.{module}"  # defined there, not re-exported from elsewhere
         assert export in dir(package)
     namespace: dict = {}
