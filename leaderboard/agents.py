@@ -37,7 +37,12 @@ from plastic_gym.io import read_json_file
 
 from .protocol import Agent, AgentMetadata, TaskContext, spaces_compatible
 
-REFERENCE_AGENTS = ("random", "no-memory", "oracle")
+#: The classical algorithms of the interactive tasks (SPEC section 6), by agent name -> the task's reference name.
+#: Non-privileged, shown as unranked reference rows; a task without that reference falls back to no-memory.
+CLASSICAL_REFERENCES = {"thompson": "thompson", "thompson-window": "thompson_window", "ucb1": "ucb1",
+                        "wsls": "wsls", "explore-exploit": "explore_exploit"}
+
+REFERENCE_AGENTS = ("random", "no-memory", "oracle", *CLASSICAL_REFERENCES)
 
 
 # -- reference agents ------------------------------------------------------------------------------------------
@@ -101,14 +106,54 @@ class OracleAgent:
         return oracle_actions(self.task, self.env.episodes)[:, self.env.t], state
 
 
+class PolicyAgent:
+    """A reference policy of an interactive task (``task.references[name]``, SPEC section 6) as an ``Agent``.
+
+    Non-privileged policies see the observations only (their task state argument is None); the privileged oracle
+    reads the vector env's current task state (``env.state``). The policies play lockstep batches: every env starts
+    its episode at the same step, as in the native vector env.
+    """
+
+    def __init__(self, task, name: str, seed: Any = 0, env=None):
+        self.policy = task.references[name](task)
+        if self.policy.privileged and env is None:
+            raise RuntimeError(f"the {name!r} reference is privileged: it needs the vector env (TaskContext.env)")
+        self.env, self.seed = env, seed
+
+    def reset(self, num_envs: int):
+        return self.policy.reset(num_envs, np.random.default_rng(self.seed))
+
+    def act(self, obs, state, episode_start):
+        episode_start = np.asarray(episode_start, dtype=bool)
+        if episode_start.any():
+            if not episode_start.all():
+                raise ValueError("reference policies play lockstep batches: every env must start its episode at the "
+                                 f"same step, got episode_start={episode_start.tolist()}")
+            state = self.reset(len(episode_start))
+        task_state = self.env.state if self.policy.privileged else None
+        actions, state = self.policy.act(task_state, np.asarray(obs), state)
+        return np.asarray(actions, np.int64), state
+
+
 class ReferenceFactory:
-    """Factory of one of the reference agents."""
+    """Factory of one of the reference agents: random, no-memory and the privileged oracle on every task, and the
+    classical algorithms of the interactive tasks (``CLASSICAL_REFERENCES``) on the tasks that have them."""
 
     _META = {
         "random": dict(state_floats=0, description="uniform random actions from the action space"),
-        "no-memory": dict(state_floats=0, description="the best output without memory: target mean 0, or class 0"),
+        "no-memory": dict(state_floats=0, description="the best output without memory: target mean 0, or class 0; "
+                                                      "interactive tasks: the random policy (random walk)"),
         "oracle": dict(state_floats=None, privileged=True,
-                       description="privileged upper reference: reads the episode (task.oracle_actions)"),
+                       description="privileged upper reference: reads the episode (task.oracle_actions) or, on "
+                                   "interactive tasks, the hidden task state (best arm, rewarded object, shortest path)"),
+        "thompson": dict(reference=True, description="Thompson sampling with Beta(1, 1) priors (bandits)"),
+        "thompson-window": dict(reference=True, description="Thompson sampling over the last 20 pulls (bandits; "
+                                                            "tracks a reversal)"),
+        "ucb1": dict(reference=True, description="UCB1 (Auer et al. 2002) (bandits)"),
+        "wsls": dict(reference=True, description="win-stay lose-shift (bandits, Harlow)"),
+        "explore-exploit": dict(reference=True, description="Bayes-optimal explore then exploit (Harlow: random first "
+                                                            "pick, then the rewarded object; maze: systematic explorer, "
+                                                            "then shortest paths)"),
     }
 
     def __init__(self, kind: str, seed: int = 0):
@@ -117,12 +162,24 @@ class ReferenceFactory:
         self.kind, self.seed = kind, seed
         self.metadata = AgentMetadata(name=kind, parameters=0, regime="none", source=kind, **self._META[kind])
 
-    def for_task(self, context: TaskContext) -> Agent:
+    def for_task(self, context: TaskContext) -> Agent | None:
+        from .evaluate import REFERENCE_POLICY_SEED, is_interactive
+
+        task = context.task
         if self.kind == "random":
             return RandomAgent(context.action_space, seed=(self.seed, zlib.crc32(context.name.encode())))
+        if self.kind in CLASSICAL_REFERENCES:
+            name = CLASSICAL_REFERENCES[self.kind]
+            if not (is_interactive(task) and name in task.references):
+                return None
+            return PolicyAgent(task, name, seed=(self.seed, zlib.crc32(context.name.encode())))
+        if is_interactive(task):  # the task's own no-memory (the same random numbers as its reference) and oracle
+            if self.kind == "no-memory":
+                return PolicyAgent(task, "no_memory", seed=REFERENCE_POLICY_SEED)
+            return PolicyAgent(task, "oracle", env=context.env)
         if self.kind == "no-memory":
-            return NoMemoryAgent(context.task)
-        return OracleAgent(context.task, context.env)
+            return NoMemoryAgent(task)
+        return OracleAgent(task, context.env)
 
 
 # -- adapters ---------------------------------------------------------------------------------------------------
