@@ -173,6 +173,25 @@ def _flag_problems(agent: dict[str, Any], a: int, board: str) -> list[str]:
     return problems
 
 
+#: Trusted sources whose rows are the references themselves: their per-episode values must be the references'.
+_REFERENCE_ROWS = {"no-memory": "no_memory", "oracle": "oracle"}
+
+
+def _reference_row_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]], board: str) -> list[str]:
+    """A row that the trusted list names as the no-memory or oracle reference must hold exactly the references'
+    per-episode values (replayed from the suite): nobody can put other numbers under those names."""
+    from .trusted import trusted_entry
+
+    entry = trusted_entry(board, agent["metadata"]["name"])
+    ref = _REFERENCE_ROWS.get(entry.source) if entry else None
+    if ref is None:
+        return []
+    return [f"field agents/{a}/runs/{r}/{t['name']}/primary (agent {entry.name!r}): the trusted {entry.source} "
+            f"reference's row must hold the suite's {ref} reference values, found others"
+            for r, run in enumerate(agent["runs"]) for t in tasks
+            if not np.allclose(run[t["name"]]["primary"], t["references"][ref], rtol=1e-7, atol=0)]
+
+
 def _run_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]]) -> list[str]:
     """Per run and task: the stored mean of the primary metric, the fallback flag (a fallback plays the no-memory
     reference, so its values are that reference's) and, for a non-privileged agent, values copied from the
@@ -231,7 +250,7 @@ def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
                     shape_ok = False
         if not shape_ok:
             continue
-        problems += _run_problems(agent, a, tasks)
+        problems += _run_problems(agent, a, tasks) + _reference_row_problems(agent, a, tasks, board)
         expected = score(tasks, agent["runs"])
         problems += [f"{p} ({who})"
                      for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", INTERVAL_TOL)]

@@ -150,6 +150,15 @@ def test_a_copy_of_the_oracle_is_rejected(tiny, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_the_reference_rows_hold_the_references_values(tiny, tmp_path):
+    for name, other in (("no-memory", "random"), ("oracle", "random")):
+        doc = single(tiny[2], other)
+        doc["agents"][0]["metadata"].update(name=name, privileged=name == "oracle")
+        with pytest.raises(ResultError, match=f"the trusted {name} reference's row must hold"):
+            submit(write_json_atomic(tmp_path / f"{name}.json", doc), tmp_path / "b", allow_short=True, suite=tiny[1])
+    assert not (tmp_path / "b").exists()
+
+
 def test_privileged_and_reference_flags_come_from_the_trusted_list(tiny, tmp_path):
     doc = single(tiny[2], "no-memory")
     doc["agents"][0]["metadata"].update(name="claims-privilege", privileged=True)
