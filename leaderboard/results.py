@@ -194,9 +194,10 @@ def _reference_row_problems(agent: dict[str, Any], a: int, tasks: list[dict[str,
 
 def _run_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]]) -> list[str]:
     """Per run and task: the stored mean of the primary metric, the fallback flag (a fallback plays the no-memory
-    reference, so its values are that reference's) and, for a non-privileged agent, values copied from the
-    privileged oracle (identical per episode where the oracle's values vary: no agent that does not read the
-    episode reproduces them)."""
+    reference, so its values are that reference's) and, for a ranked agent (neither privileged nor a trusted
+    reference; the flags are checked against the trusted list first), values copied from the privileged oracle
+    (identical per episode where the oracle's values vary: no agent that does not read the episode reproduces
+    them)."""
     problems, who = [], f"agent {agent['metadata']['name']!r}"
     for r, run in enumerate(agent["runs"]):
         for t in tasks:
@@ -211,8 +212,8 @@ def _run_problems(agent: dict[str, Any], a: int, tasks: list[dict[str, Any]]) ->
             if entry["fallback"] and not np.array_equal(values, no_memory):
                 problems.append(f"{where}/fallback ({who}): a fallback task holds the no-memory reference's values, "
                                 "but the per-episode values differ from them")
-            if (not agent["metadata"]["privileged"] and np.ptp(oracle) > 0
-                    and np.allclose(values, oracle, rtol=1e-7, atol=0)):
+            ranked = not (agent["metadata"]["privileged"] or agent["metadata"].get("reference"))
+            if ranked and np.ptp(oracle) > 0 and np.allclose(values, oracle, rtol=1e-7, atol=0):
                 problems.append(f"{where}/primary ({who}): the per-episode values are those of the privileged oracle; "
                                 "a non-privileged agent cannot reproduce them")
     return problems
