@@ -120,7 +120,7 @@ def test_windowed_gradients_equal_truncated_bptt(rule, cell, bptt):
     """The windowed update's gradient (all windows in one minibatch) equals BPTT through a step-by-step loop truncated
     at the same window starts, at 1e-5: windows inside episodes, episode starts and the rollout start included."""
     model = collected(rule, cell, bptt)
-    model.ent_coef = 0.01
+    model.ent_coef = 0.01  # as in reference_gradients
     buf = model.rollout_buffer
     windows = plan_windows(buf.episode_starts, model.window_steps)
     assert (~windows.begins_episode & (windows.start == 0)).any() and windows.begins_episode.any()
@@ -134,6 +134,28 @@ def test_windowed_gradients_equal_truncated_bptt(rule, cell, bptt):
     fast = {k: p.grad.clone() for k, p in model.policy.named_parameters() if p.grad is not None}
     ref = reference_gradients(model, windows)
     assert set(fast) == set(ref) and any("alpha_weight" in k for k in fast)
+    for k in ref:
+        np.testing.assert_allclose(fast[k].numpy(), ref[k].numpy(), atol=1e-5, rtol=1e-4, err_msg=k)
+
+
+def test_windowed_gradients_with_episode_starts_that_differ_per_env():
+    """The same equality when every env has its own episode starts (not lockstep): windows of different envs start at
+    different steps, so the no-grad pass records states at many cuts and a minibatch mixes all kinds of windows."""
+    model = collected("gradient", "rnn", 3, n_steps=13, n_envs=4)
+    model.ent_coef = 0.01  # as in reference_gradients
+    buf = model.rollout_buffer
+    rng = np.random.default_rng(1)
+    buf.episode_starts[:] = rng.random(buf.episode_starts.shape) < 0.2
+    buf.episode_starts[0, 0] = 1.0
+    windows = plan_windows(buf.episode_starts, model.window_steps)
+    assert len(np.unique(windows.start[windows.needs_recompute])) >= 4
+    starts = model.window_start_states(windows)
+    rows, start = model._order_by_start(starts, windows, rng.permutation(len(windows.env)))
+    loss, _ = model.minibatch_loss(buf.window_batch(windows, rows), start, 0.2, None)
+    model.policy.optimizer.zero_grad()
+    loss.backward()
+    fast = {k: p.grad.clone() for k, p in model.policy.named_parameters() if p.grad is not None}
+    ref = reference_gradients(model, windows)
     for k in ref:
         np.testing.assert_allclose(fast[k].numpy(), ref[k].numpy(), atol=1e-5, rtol=1e-4, err_msg=k)
 
