@@ -19,11 +19,13 @@ from plastic_gym.leaderboard.agents import SB3Agent, frame_stack_factor, load_ag
 
 RL_RECIPES = ("ppo-mlp", "ppo-framestack4", "ppo-framestack-episode", "recurrent-ppo-lstm", "plastic-ppo-hebbian",
               "plastic-ppo-gradient")
+#: The recipes of suite rl-v0 (the meta-RL tasks): one shared set of PPO settings, only the policy differs.
+RL_V0_RECIPES = ("rl-ppo-mlp", "rl-recurrent-ppo-lstm", "rl-plastic-ppo-hebbian", "rl-plastic-ppo-gradient")
 
 
 def test_shipped_rl_recipes_share_one_budget_and_build_their_algorithm():
     shipped = {n: recipes.load_recipe(n) for n in recipes.available()}
-    rl_recipes = {n: r for n, r in shipped.items() if r.kind == "rl"}
+    rl_recipes = {n: r for n, r in shipped.items() if r.kind == "rl" and r.suite == "v0"}
     assert set(rl_recipes) == set(RL_RECIPES)
     assert len({r.steps for r in rl_recipes.values()}) == 1  # one stated env-step budget
     env = rl.make_env("PlasticAssoc-v0", {}, n_envs=2, seed=0)
@@ -32,6 +34,21 @@ def test_shipped_rl_recipes_share_one_budget_and_build_their_algorithm():
         model = rl.build_model(settings, env, seed=0, where=name)
         assert type(model).__name__ == settings["algo"]
         assert model.gamma == 0.0
+
+
+def test_rl_v0_recipes_share_one_budget_and_one_set_of_ppo_settings():
+    shipped = {n: recipes.load_recipe(n) for n in recipes.available()}
+    rl_v0 = {n: r for n, r in shipped.items() if r.suite == "rl-v0"}
+    assert set(rl_v0) == set(RL_V0_RECIPES)
+    assert {r.steps for r in rl_v0.values()} == {1_000_000}
+    own = ("algo", "policy_kwargs", "bptt_steps")  # what a method is, not how PPO trains it
+    shared = {json.dumps({k: v for k, v in r.train.items() if k not in own}, sort_keys=True) for r in rl_v0.values()}
+    assert len(shared) == 1, shared
+    env = rl.make_env("PlasticBandit-v0", {}, n_envs=2, seed=0)
+    for name, r in rl_v0.items():
+        settings = {k: v for k, v in r.train_fields("bandit-2").items() if k not in ("steps", "n_envs")}
+        model = rl.build_model(settings, env, seed=0, where=name)
+        assert type(model).__name__ == settings["algo"] and model.gamma == 0.9
 
 
 @pytest.mark.parametrize("change, match", [
