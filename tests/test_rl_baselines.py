@@ -175,3 +175,27 @@ def test_plastic_ppo_models_load_by_their_policy_class(tmp_path):
     factory = load_agent(str(tmp_path / "plastic.zip"))
     assert type(factory.model).__name__ == "PlasticPPO"
     assert factory.metadata.regime == "plasticppo"
+
+
+def test_learning_curves_over_seeds(tmp_path):
+    from plastic_gym.baselines import curves
+
+    runs = [[{"step": s, "val": {"regret": v + k}} for s, v in ((0, 10.0), (100, 5.0), (200, 1.0))] for k in range(3)]
+    steps, mean, band = curves.seed_band(runs, "regret")
+    assert steps[0] == 0 and steps[-1] == 200
+    assert np.allclose(mean, np.interp(steps, [0, 100, 200], [11.0, 6.0, 2.0]))  # seeds 10+k, 5+k, 1+k: mean k = 1
+    assert np.all(band[0] <= mean) and np.all(mean <= band[1]) and np.all(band[1] - band[0] > 0)
+    assert curves.seed_band(runs[:1], "regret")[2] is None
+    # Two recipes' entries of suite rl-v0 in a checkpoint folder: one figure with a panel per task.
+    for recipe, seeds in (("rl-ppo-mlp", [0]), ("rl-recurrent-ppo-lstm", [0, 1])):
+        for seed in seeds:
+            folder = tmp_path / f"{recipe}-s{seed}"
+            folder.mkdir()
+            records = {"bandit-2": {"records": [{"step": 2048 * i, "val": {"regret": 16.0 - i - seed}}
+                                                for i in range(1, 5)]}}
+            (folder / "curves.json").write_text(json.dumps(records))
+    assert set(curves.load_curves("rl-v0", tmp_path)) == {"rl-ppo-mlp", "rl-recurrent-ppo-lstm"}
+    out = curves.plot("rl-v0", tmp_path / "curves.png", tmp_path, episodes=8)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no trained RL entries"):
+        curves.plot("rl-v0", tmp_path / "none.png", tmp_path / "empty")
