@@ -186,6 +186,12 @@ def test_shipped_trusted_list_matches_the_committed_board():
         if e.source.endswith(".json"):
             assert resolve_path(e.source).is_file()
     assert set(trusted_list()) <= {"v0", "omniglot", "rl-v0"}
+    from plastic_gym.leaderboard.agents import CLASSICAL_REFERENCES, REFERENCE_AGENTS
+
+    rl = trusted_entries("rl-v0")  # the meta-RL suite: its classical algorithms are unranked reference rows
+    assert [e.name for e in rl if e.privileged] == ["oracle"]
+    assert sorted(e.name for e in rl if e.reference) == sorted(CLASSICAL_REFERENCES)
+    assert all(e.source in REFERENCE_AGENTS for e in rl if e.privileged or e.reference)
 
 
 def test_unranked_reference_rows(tiny, tmp_path, monkeypatch):
