@@ -79,9 +79,44 @@ def trusted_entry(board: str, name: str) -> TrustedEntry | None:
     return next((e for e in trusted_entries(board) if e.name == name), None)
 
 
+#: The folders a trusted source's files may lie in, by their first path part -> the package installed from them.
+_PACKAGE_FOLDERS = {"baselines": "plastic_gym.baselines", "leaderboard": "plastic_gym.leaderboard"}
+
+
+def package_file(path: str) -> Path:
+    """The file a trusted source names (``baselines/checkpoints/...``), inside the installed package only: never
+    looked up in the current folder, where anyone may have put a file of that name."""
+    import importlib
+
+    parts = Path(path).parts
+    if Path(path).is_absolute() or not parts or parts[0] not in _PACKAGE_FOLDERS or ".." in parts:
+        raise ValueError(f"trusted source path {path!r}: expected a path inside the package, starting with one of "
+                         f"{sorted(_PACKAGE_FOLDERS)}")
+    package = importlib.import_module(_PACKAGE_FOLDERS[parts[0]])
+    return Path(package.__file__).resolve().parent.joinpath(*parts[1:])
+
+
+def anchored_spec(source: str) -> str:
+    """``source`` with the file it names made absolute inside the package (``package_file``); reference names and
+    ``module:factory`` specs stay as they are."""
+    from .agents import REFERENCE_AGENTS
+
+    if source in REFERENCE_AGENTS:
+        return source
+    kind, _, rest = source.partition(":")
+    if kind == "sb3":
+        algo, _, path = rest.rpartition(":")
+        return f"sb3:{algo + ':' if algo else ''}{package_file(path)}"
+    if kind == "checkpoint":
+        return f"checkpoint:{package_file(rest)}"
+    if not rest and source.endswith((".json", ".zip", ".pt")):
+        return str(package_file(source))
+    return source
+
+
 def trusted_factories(board: str, seed: int = 0, names: list[str] | None = None) -> list[Any]:
     """Agent factories of the trusted entries of a board (all, or ``names`` in that order), their metadata's
-    name and flags set from the list."""
+    name, source and flags set from the list; files are loaded from the package (``anchored_spec``)."""
     from dataclasses import replace
 
     from .agents import load_agent
@@ -95,7 +130,7 @@ def trusted_factories(board: str, seed: int = 0, names: list[str] | None = None)
         entries = tuple(by_name[n] for n in names)
     factories = []
     for e in entries:
-        factory = load_agent(e.source, seed=seed)
+        factory = load_agent(anchored_spec(e.source), seed=seed)
         factory.metadata = replace(factory.metadata, name=e.name, source=e.source, privileged=e.privileged,
                                    reference=e.reference)
         factories.append(factory)

@@ -75,6 +75,23 @@ def test_submit_evaluate_and_verify_never_run_a_submitted_source(tiny, tmp_path,
     assert board.load()[1]["evil"] is None  # self-reported
 
 
+def test_trusted_files_come_from_the_package_not_the_current_folder(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from plastic_gym.leaderboard.trusted import anchored_spec, trusted_factories
+
+    marker = tmp_path / "MARKER"
+    planted = tmp_path / "baselines" / "checkpoints" / "lstm-s0" / "manifest.json"
+    planted.parent.mkdir(parents=True)
+    planted.write_text(json.dumps({"metadata": {"name": "lstm-s0"},
+                                   "tasks": {"*": f"{marker_module(tmp_path, marker)}:make"}}))
+    monkeypatch.chdir(tmp_path)
+    [factory] = trusted_factories("v0", names=["lstm-s0"])
+    assert not marker.exists() and factory.metadata.source == "baselines/checkpoints/lstm-s0/manifest.json"
+    assert tmp_path not in Path(anchored_spec(factory.metadata.source)).parents
+    with pytest.raises(ValueError, match="expected a path inside the package"):
+        anchored_spec("../baselines/x.json")
+
+
 def test_verify_trust_loads_the_source_and_says_so(tiny, tmp_path, capsys):
     marker = tmp_path / "MARKER"
     source = f"{marker_module(tmp_path, marker)}:make"
