@@ -154,6 +154,10 @@ def _evaluate(args) -> int:
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SystemExit as err:  # an agent's code called exit(): not a successful evaluation
+        print(f"error: an agent exited during the evaluation (SystemExit({err.code!r})); no result file written",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: no result file written", file=sys.stderr)
         return 130
@@ -199,6 +203,10 @@ def _verify(args) -> int:
                             runtime_kwargs=_runtime_kwargs(args), suite=suite)
     except (ValueError, ResultError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # the loaded agent's code called exit(): nothing was verified
+        print(f"error: the agent exited during verification (SystemExit({err.code!r})); nothing recorded",
+              file=sys.stderr)
         return 2
     print(report)
     return 0 if ok else 1

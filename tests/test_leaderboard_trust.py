@@ -144,6 +144,12 @@ def test_a_source_that_exits_is_an_error_not_a_silent_success(tiny, tmp_path, ca
     submit(_submission(tiny, tmp_path, "quitter", "sys:exit"), root, allow_short=True, suite=tiny[1])
     assert main(["verify", "quitter", "--trust", "--suite", str(tiny[0]), "--board-dir", str(root)]) == 2
     assert "SystemExit" in capsys.readouterr().err
+    quits = tmp_path / "quits.py"  # exits while playing, not while loading
+    quits.write_text("import sys\nclass A:\n    def reset(self, n): return None\n"
+                     "    def act(self, obs, state, start): sys.exit()\ndef make(): return A()\n")
+    assert main(["evaluate", "--agent", f"{quits}:make", "--suite", str(tiny[0]), "--out", str(tmp_path / "r.json"),
+                 "--no-progress"]) == 2
+    assert "exited during the evaluation" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
 
 
 # -- flags and copies ----------------------------------------------------------------------------------------------
