@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make run` (set up, then the main job) and `make test` (set up, then the tests).
+# Two commands on a fresh machine: `make run` (set up, then the main job: suites v0 and rl-v0) and `make test` (set up, then the tests).
 # torch==2.13.0 is installed first so that the CPU wheel is used (an open range would pull a multi-GB CUDA build).
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	mkdir -p runs && cd runs && $(abspath $(BIN))/plastic-gym evaluate
+	mkdir -p runs && cd runs && $(abspath $(BIN))/plastic-gym evaluate && $(abspath $(BIN))/plastic-gym evaluate --suite rl-v0
 
 test: install
 	$(BIN)/python -m pytest
