@@ -77,6 +77,8 @@ def register(subparsers) -> None:
     p.add_argument("--pretrain-batch", type=int, default=128, help="pretraining batch (default 128)")
     p.add_argument("--pretrain-classes", type=int, default=1000,
                    help="glyph training classes seen in pretraining (default 1000; Omniglot uses every character)")
+    p.add_argument("--pretrain-feature-rms", type=float, default=1.0, metavar="X",
+                   help="rescale the pretrained features to RMS X per dimension (default 1; 0 leaves them as trained)")
     p.add_argument("--freeze-encoder", action="store_true",
                    help="keep the pretrained encoder fixed while meta-training (default: fine-tune it)")
     p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
@@ -110,7 +112,8 @@ def pretrain_options(args: argparse.Namespace) -> dict[str, Any] | None:
     omni = args.task == "PlasticOmniglot-v0" or kw.get("source") == "omniglot"
     return {"method": args.pretrain_encoder, "source": "omniglot" if omni else "glyphs",
             "steps": args.pretrain_steps, "batch_size": args.pretrain_batch, "n_classes": args.pretrain_classes,
-            "freeze": args.freeze_encoder, "seed": args.seed, "root": kw.get("root") if omni else None}
+            "freeze": args.freeze_encoder, "seed": args.seed, "root": kw.get("root") if omni else None,
+            "feature_rms": args.pretrain_feature_rms or None}
 
 
 def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:

@@ -71,6 +71,10 @@ class PretrainConfig:
         freeze: meta-train on top with the encoder frozen (its batch-norm statistics too) instead of fine-tuning it.
         root: Omniglot root (default ``$PLASTIC_GYM_DATA/omniglot``).
         eval_every, eval_episodes: held-out measurements every so many steps, on this many test-split episodes.
+        feature_rms: after training, the encoder's output projection is rescaled so that its features have this
+            root-mean-square per dimension on the held-out images (None: leave them as trained). A classifier's
+            features come out large (norm ~46 for 64 dimensions here) next to the one-hot label of the plastic
+            cell's input, and the Hebbian products then swamp the label; rescaling changes no prototype decision.
     """
 
     method: str = "classification"
@@ -87,6 +91,7 @@ class PretrainConfig:
     root: str | None = None
     eval_every: int = 250
     eval_episodes: int = 256
+    feature_rms: float | None = 1.0
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -98,6 +103,8 @@ class PretrainConfig:
             low = 0 if name == "steps" else (2 if name == "n_classes" else 1)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"pretrain {name} must be an int >= {low}, got {value!r}")
+        if self.feature_rms is not None and not (isinstance(self.feature_rms, (int, float)) and self.feature_rms > 0):
+            raise ValueError(f"pretrain feature_rms must be a number > 0 or None, got {self.feature_rms!r}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.jitter < 1):
             raise ValueError(f"pretrain needs lr > 0, weight_decay >= 0, 0 <= jitter < 1; got {self.lr}, "
                              f"{self.weight_decay}, {self.jitter}")
@@ -227,7 +234,8 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
 
     With ``out_dir``, the state (encoder, head, optimizer, rng, records) is written to ``out_dir/pretrain.pt``
     every ``eval_every`` steps and at the end, and a run that finds that file with the same config continues it
-    (a finished one is just loaded).
+    (a finished one is just loaded). At the end the features are rescaled to ``config.feature_rms`` (applied to the
+    trained state, so a stored state serves any ``feature_rms``).
     """
     size = encoder.image_size
     source = (_GlyphClasses(config.n_classes, size) if config.source == "glyphs"
@@ -288,8 +296,25 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
                                 **{k: f"{v:.3f}" for k, v in records[-1]["val"].items()})
     finally:
         bar.close()
+    scale = rescale_features(encoder, val, config.feature_rms) if config.feature_rms is not None else 1.0
     return {"config": config.to_dict(), "n_classes": source.n_classes, "steps": step,
-            "elapsed_s": round(elapsed, 2), "records": records}
+            "elapsed_s": round(elapsed, 2), "records": records, "feature_scale": scale}
+
+
+def rescale_features(encoder: Conv4Encoder, episodes, rms: float) -> float:
+    """Scale the output projection of ``encoder`` so that its features (eval mode) of the images of ``episodes``
+    have root-mean-square ``rms`` per dimension; returns the factor. A pure rescaling: distances between features,
+    hence nearest-class-mean decisions, keep their order."""
+    image = torch.as_tensor(episodes.obs["image"])
+    was_training = encoder.training
+    encoder.eval()
+    with torch.no_grad():
+        feats = encoder(image.reshape(-1, *image.shape[2:]))
+        scale = rms / float(feats.pow(2).mean().sqrt())
+        encoder.proj.weight.mul_(scale)
+        encoder.proj.bias.mul_(scale)
+    encoder.train(was_training)
+    return scale
 
 
 def _load_state(path: Path, config: PretrainConfig) -> dict[str, Any]:
@@ -302,7 +327,7 @@ def _load_state(path: Path, config: PretrainConfig) -> dict[str, Any]:
         raise RuntimeError(f"{path} is not a plastic-gym pretraining state (format {PRETRAIN_FORMAT!r})")
     mine = config.to_dict()
     diffs = sorted(k for k in set(mine) | set(state["config"])
-                   if k not in ("steps", "eval_every") and mine.get(k) != state["config"].get(k))
+                   if k not in ("steps", "eval_every", "feature_rms") and mine.get(k) != state["config"].get(k))
     if diffs:
         raise RuntimeError(f"pretraining state {path} was made with other options ({diffs}: "
                            f"{ {k: state['config'].get(k) for k in diffs} } vs { {k: mine.get(k) for k in diffs} }); "

@@ -41,6 +41,23 @@ def test_pretraining_separates_held_out_classes():
     assert summary["n_classes"] == 40 and summary["steps"] == 60
 
 
+def test_features_are_rescaled_without_changing_prototype_decisions():
+    config = dict(TINY, steps=10, eval_every=10, eval_episodes=16)
+    raw = tiny_encoder()  # the head is drawn from torch's global generator: seed it the same for both runs
+    pretrain_encoder(raw, PretrainConfig(**config, feature_rms=None), progress=False)
+    scaled = tiny_encoder()
+    summary = pretrain_encoder(scaled, PretrainConfig(**config, feature_rms=2.0), progress=False)
+    task = heldout_task(PretrainConfig(), 28)
+    ep = task.sample(16, np.random.default_rng([0, 3, 1]))  # the pretraining's held-out batch (seed 0)
+    image = torch.as_tensor(ep.obs["image"].reshape(-1, 1, 28, 28))
+    with torch.no_grad():
+        f_raw, f_scaled = raw.eval()(image), scaled.eval()(image)
+    assert float(f_scaled.pow(2).mean().sqrt()) == pytest.approx(2.0, rel=1e-5)
+    torch.testing.assert_close(f_scaled, f_raw * summary["feature_scale"], rtol=1e-4, atol=1e-5)
+    other = task.sample(32, 5)
+    assert evaluate_encoder(raw, task, other) == pytest.approx(evaluate_encoder(scaled, task, other), abs=1e-6)
+
+
 def test_pretraining_resumes_exactly(tmp_path):
     config = dict(TINY, steps=4, eval_every=2, eval_episodes=8)
     whole = tiny_encoder()
@@ -60,7 +77,7 @@ def test_pretraining_resumes_exactly(tmp_path):
 @pytest.mark.parametrize("bad, message", [
     ({"method": "simclr"}, "method must be one of"), ({"source": "mnist"}, "source must be one of"),
     ({"steps": -1}, "steps must be an int >= 0"), ({"n_classes": 1}, "n_classes must be an int >= 2"),
-    ({"jitter": 1.5}, "0 <= jitter < 1"), ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
+    ({"jitter": 1.5}, "0 <= jitter < 1"), ({"feature_rms": 0}, "feature_rms must be a number > 0 or None"), ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
 ])
 def test_bad_pretrain_config(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -154,8 +171,10 @@ def test_checkpoint_with_a_pretrained_frozen_encoder_round_trips(tmp_path):
     assert set(raw["pretrain"]["records"][-1]["val"]) == {"cosine", "prototype_accuracy"}
     weight = "encoder.features.0.weight"
     assert not torch.equal(raw["state_dict"][weight], fresh["features.0.weight"])  # pretraining moved it
+    scale = raw["pretrain"]["feature_scale"]  # the projection was rescaled after pretraining (feature_rms)
     for key, value in pretrained.items():  # frozen: meta-training left the pretrained encoder as it was
-        assert torch.equal(raw["state_dict"][f"encoder.{key}"], value), key
+        want = value * scale if key.startswith("proj.") else value
+        torch.testing.assert_close(raw["state_dict"][f"encoder.{key}"], want, rtol=1e-6, atol=0, msg=key)
     model, task, _ = load_model(tmp_path / "checkpoint.pt")
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
