@@ -147,8 +147,12 @@ def _apply(folder: Path, commit: Path) -> None:
         else:
             os.replace(staged, target)
         _fsync_dir(target.parent)
-    shutil.rmtree(commit)
+    # Done: rename first (one atomic step), then delete. A kill while deleting leaves a staging folder, which the
+    # next recover drops, never a half-deleted .commit without its plan.
+    done = folder / f"{STAGING_PREFIX}done-{os.getpid()}-{id(plan)}"
+    os.rename(commit, done)
     _fsync_dir(folder)
+    shutil.rmtree(done)
 
 
 def recover(folder: str | os.PathLike) -> bool:

@@ -169,6 +169,54 @@ def test_commit_is_finished_or_dropped_by_recover(tmp_path):
         commit_files(folder, {"../x": b"x"})
 
 
+class _Died(BaseException):
+    """Stands for a kill -9: nothing after it runs, no handler cleans up."""
+
+
+def test_a_commit_stopped_at_any_step_recovers_to_before_or_after(tmp_path, monkeypatch):
+    """Stop ``commit_files`` before each of its file-system steps in turn; ``recover`` then gives the old or the new
+    state exactly (the deterministic companion of the kill -9 loop)."""
+    import plastic_gym.io as pio
+
+    steps = ("fsync", "link", "replace", "rename", "unlink", "rmdir")
+    real = {name: getattr(os, name) for name in steps}
+    real_rmtree = shutil.rmtree
+    outcomes = []
+    for k in range(1, 60):
+        folder = tmp_path / f"f{k}"
+        folder.mkdir()
+        (folder / "a").write_text("old")
+        (folder / "c").write_text("kept")
+        before = _state(folder)
+        calls = [0]
+
+        def counted(fn):
+            def wrapper(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] == k:
+                    raise _Died
+                return fn(*args, **kwargs)
+            return wrapper
+
+        for name in steps:
+            monkeypatch.setattr(os, name, counted(real[name]))
+        monkeypatch.setattr(pio.shutil, "rmtree", counted(real_rmtree))
+        try:
+            commit_files(folder, {"a": b"new", "sub/b": b"B"}, new={"sub/b"})
+            died = False
+        except _Died:
+            died = True
+        monkeypatch.undo()
+        with folder_lock(folder):
+            recover(folder)
+        state = _state(folder)
+        assert state in (before, {"a": b"new", "c": b"kept", "sub/b": b"B"}), (k, state)
+        outcomes.append((died, state == before))
+        if not died:
+            break
+    assert (True, True) in outcomes and (True, False) in outcomes and outcomes[-1] == (False, False)
+
+
 # -- concurrency with real processes --------------------------------------------------------------------------------
 _SUBMIT = ("import sys; from plastic_gym.leaderboard.submit import submit; from plastic_gym.leaderboard.suite import "
            "load_suite; submit(sys.argv[1], sys.argv[2], allow_short=True, suite=load_suite(sys.argv[3]))")
@@ -255,7 +303,7 @@ def test_kill_9_at_any_moment_leaves_before_or_after(tiny, tmp_path):
     outcomes = {"before": 0, "after": 0, "killed mid-commit": 0}
     for i in range(24):
         proc = subprocess.Popen([sys.executable, "-c", _SUBMIT, str(new), str(root), str(tiny[0])], env=_env())
-        time.sleep(duration * (0.3 + 0.75 * i / 24))
+        time.sleep(duration * (0.55 + 0.55 * i / 24))  # the commit comes at the end of a submit
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         outcomes["killed mid-commit"] += any(p.name.startswith((".staging-", COMMIT_NAME)) for p in board.dir.iterdir())
