@@ -124,7 +124,7 @@ def _evaluate(args) -> int:
 
     from .agents import check_suite_tasks, load_agent
     from .board import board_name_of
-    from .evaluate import evaluate, table
+    from .evaluate import AgentsFailed, evaluate, table
     from .suite import load_suite
     from .trusted import trusted_factories
 
@@ -151,6 +151,15 @@ def _evaluate(args) -> int:
             check_suite_tasks(factory, suite.task_names)
         doc = evaluate(factories, suite, episodes=args.episodes, seed=args.seed, progress=not args.no_progress,
                        runtime_kwargs=_runtime_kwargs(args))
+    except AgentsFailed as failed:  # keep what the other agents measured, then fail
+        for name, why in failed.failures.items():
+            print(f"error: agent {name!r} failed and was dropped: {why}", file=sys.stderr)
+        if failed.doc is None:
+            print("no agent finished: no result file written", file=sys.stderr)
+            return 2
+        print(table(failed.doc))
+        _write_result(out, failed.doc, args.force)
+        return 1
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -121,6 +121,15 @@ def play(agent, env, obs, progress=None) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float64) for k, v in info["episode_metrics"].items()}
 
 
+class AgentsFailed(RuntimeError):
+    """Some agents raised (or exited) while playing; ``doc`` is the result document of the agents that finished every
+    task (None if none did) and ``failures`` maps each failed agent's name to what went wrong and where."""
+
+    def __init__(self, doc: dict[str, Any] | None, failures: dict[str, str]):
+        self.doc, self.failures = doc, failures
+        super().__init__("; ".join(f"agent {name!r} failed: {why}" for name, why in failures.items()))
+
+
 def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None, seed: int = 0,
              progress: bool = True, runtime_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate agent factories on ``suite``; returns the result document (see ``schema.json``).
@@ -128,6 +137,9 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
     ``episodes`` overrides every task's eval episode count (the first ``episodes`` of the suite's episodes);
     ``seed`` seeds the agents' own randomness (e.g. the random agent); ``runtime_kwargs`` maps an env id to
     kwargs that do not change the task (e.g. ``{"PlasticOmniglot-v0": {"root": PATH}}``) and are not recorded.
+
+    An agent that raises (or calls ``exit``) while building or playing a task is dropped and the others play on;
+    at the end ``AgentsFailed`` carries the document of the agents that finished, so that no finished run is lost.
     """
     from tqdm.auto import tqdm
 
@@ -144,6 +156,7 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
     started = time.time()
     counts = {t.name: episodes or t.episodes for t in suite.tasks}
     runs: list[dict[str, Any]] = [{} for _ in factories]
+    failures: dict[str, str] = {}
     sizes: list[list[dict]] = [[] for _ in factories]  # what each factory's agents report of their size
     task_entries = []
     extra = runtime_kwargs or {}
@@ -162,18 +175,28 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
                 "references": {k: rounded(v) for k, v in refs.items()},
             })
             for i, factory in enumerate(factories):
+                if names[i] in failures:
+                    bar.update(lengths[t.name])
+                    continue
                 if i:
                     obs0 = env.reset(seed=t.seed)[0]
                 meta: AgentMetadata = factory.metadata
                 context = TaskContext(t.name, t.env_id, dict(t.kwargs), task, env.single_observation_space,
                                       env.single_action_space, n, seed=seed, env=env if meta.privileged else None)
-                agent = factory.for_task(context)
-                if agent is None:  # cannot play this task: the no-memory reference plays it (normalized 0)
-                    metrics, fallback = {task.primary_metric: refs["no_memory"]}, True
-                    bar.update(lengths[t.name])
-                else:
-                    sizes[i].append(agent_sizes(agent))  # before playing: a malformed report fails at once
-                    metrics, fallback = play(agent, env, obs0, bar), False
+                try:
+                    agent = factory.for_task(context)
+                    if agent is None:  # cannot play this task: the no-memory reference plays it (normalized 0)
+                        metrics, fallback = {task.primary_metric: refs["no_memory"]}, True
+                        bar.update(lengths[t.name])
+                    else:
+                        sizes[i].append(agent_sizes(agent))  # before playing: a malformed report fails at once
+                        metrics, fallback = play(agent, env, obs0, bar), False
+                except SystemExit as err:  # agent code called exit(): report it, keep the others
+                    failures[names[i]] = f"task {t.name}: exited during the evaluation (SystemExit({err.code!r}))"
+                    continue
+                except Exception as err:  # noqa: BLE001 (agent code: report it, keep the others)
+                    failures[names[i]] = f"task {t.name}: {type(err).__name__}: {err}"
+                    continue
                 runs[i][t.name] = {
                     "primary": rounded(metrics[task.primary_metric]),
                     "means": {k: float(np.mean(v)) for k, v in metrics.items()},
@@ -182,10 +205,12 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
             env.close()
     agents = []
     for factory, run, reported in zip(factories, runs, sizes):
+        if factory.metadata.name in failures:
+            continue
         metadata = factory.metadata.with_sizes(reported)
         agents.append({"metadata": metadata.to_dict(), "seed": seed, "runs": [run],
                        "scores": scoring.score(task_entries, [run])})
-    return {
+    doc = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash},
@@ -196,6 +221,9 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
         "tasks": task_entries,
         "agents": agents,
     }
+    if failures:
+        raise AgentsFailed(doc if agents else None, failures)
+    return doc
 
 
 def table(doc: dict[str, Any], width: int = 120) -> str:

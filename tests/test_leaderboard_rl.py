@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,19 @@ def test_policy_agent_errors():
     state = agent.reset(2)
     with pytest.raises(ValueError, match="lockstep"):
         agent.act(np.zeros((2, *task.observation_space.shape), np.float32), state, np.array([True, False]))
+
+
+def test_an_agent_that_fails_loses_no_other_agents_run(tmp_path, capsys):
+    from plastic_gym.cli import main
+
+    crashes = tmp_path / "crashes.py"
+    crashes.write_text("class A:\n    def reset(self, n): return None\n"
+                       "    def act(self, obs, state, start): raise RuntimeError('boom')\ndef make(): return A()\n")
+    out = tmp_path / "r.json"
+    code = main(["evaluate", "--agent", f"{crashes}:make", "--agent", "thompson", "--suite", "rl-v0", "--episodes", "4",
+                 "--out", str(out), "--no-progress"])
+    assert code == 1
+    assert "agent 'make' failed and was dropped: task bandit-2: RuntimeError: boom" in capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    assert [a["metadata"]["name"] for a in doc["agents"]] == ["thompson"]
+    assert validate(doc, allow_short=True).name == "rl-v0"  # what the other agent measured is a valid result
