@@ -8,6 +8,9 @@ classes, then the plastic network is meta-trained on top with the encoder frozen
     logits = W phi(x) + b,    loss = cross-entropy(logits, class of x)
 
 where phi is the ``Conv4Encoder`` the meta-trained model uses and (W, b) a linear head that is thrown away after.
+The trained features are then rescaled to a root-mean-square of ``feature_rms`` per dimension (``rescale_features``):
+the plastic cell reads ``[phi(x), one-hot label]``, and features far larger than the label drown it in the Hebbian
+products and in the joint clip of the plastic update.
 
 Classes (``PretrainConfig.source``):
 
@@ -44,7 +47,7 @@ from plastic_gym.tasks import glyphs, omniglot
 
 from .encoder import Conv4Encoder
 
-__all__ = ["PRETRAIN_NAME", "PretrainConfig", "class_feature_cosine", "evaluate_encoder",
+__all__ = ["PRETRAIN_NAME", "PretrainConfig", "class_feature_cosine", "evaluate_encoder", "rescale_features",
            "prototype_accuracy", "prototype_logits", "prototype_scores", "pretrain_encoder"]
 
 #: File of the pretraining state inside a training run's folder (resumable on its own).
