@@ -90,17 +90,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_train)
 
 
-def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    """The ``PlasticConfig`` (key, value) pairs of ``--plastic KEY=VALUE`` and ``--gradient-scale``."""
-    plastic = dict(args.plastic)
-    if args.gradient_scale is None:
-        return list(args.plastic)
-    if plastic.get("gradient_scale", args.gradient_scale) != args.gradient_scale:
-        raise ValueError(f"--gradient-scale {args.gradient_scale} contradicts --plastic "
-                         f"gradient_scale={plastic['gradient_scale']}")
-    return [*args.plastic, ("gradient_scale", args.gradient_scale)]
-
-
 def pretrain_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The ``PretrainConfig`` fields the flags ask for (None without ``--pretrain-encoder``); the classes come from
     the task's source (Omniglot for ``PlasticOmniglot-v0`` or ``source=omniglot``, else glyphs)."""
