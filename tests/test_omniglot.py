@@ -316,3 +316,71 @@ def test_evaluate_cli_plays_the_runs(tmp_path, capsys):
     assert json.loads(out.read_text())["agents"][0]["accuracy"] == pytest.approx(0.05)
     assert main(["evaluate", "--agent", "no-memory", "--omniglot-runs", str(tmp_path / "all_runs"),
                  "--out", str(out)]) == 2  # never overwritten silently
+
+
+# -- the leaderboard suite omniglot-v1 -----------------------------------------------------------------------------
+def test_suite_omniglot_v1_contents():
+    from plastic_gym.leaderboard.suite import SUITE_HASHES, load_suite
+    from plastic_gym.leaderboard.trusted import trusted_entries
+
+    suite = load_suite("omniglot-v1")
+    assert suite.hash == SUITE_HASHES["omniglot-v1"]
+    assert [(t.name, t.env_id, t.kwargs) for t in suite.tasks] == [
+        ("omniglot-5way", "PlasticOmniglot-v0", {"split": "test"}),
+        ("omniglot-20way", "PlasticOmniglot-v0", {"split": "test", "n_way": 20, "n_query": 20}),
+        ("omniglot-20way-alphabet", "PlasticOmniglot-v0",
+         {"split": "test", "n_way": 20, "n_query": 20, "within_alphabet": True})]
+    # the 5-way task plays the episodes of suite omniglot, so that its results carry over
+    assert (suite.tasks[0].seed, suite.tasks[0].kwargs) == (load_suite("omniglot").tasks[0].seed, {"split": "test"})
+    ranges = sorted((t.seed, t.seed + t.episodes) for t in suite.tasks)
+    assert ranges[0][0] >= 10_000_000 and all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:]))
+    entries = trusted_entries("omniglot-v1")
+    assert [(e.name, e.privileged) for e in entries] == [("random", False), ("no-memory", False), ("oracle", True)]
+
+
+def test_suite_omniglot_v1_without_data_names_the_root(tmp_path):
+    from plastic_gym.leaderboard.agents import load_agent
+    from plastic_gym.leaderboard.evaluate import evaluate
+    from plastic_gym.leaderboard.suite import load_suite
+
+    with pytest.raises(ValueError, match=re.escape(f"root='{tmp_path / 'nope'}'") + ".*does not exist"):
+        evaluate([load_agent("no-memory")], load_suite("omniglot-v1"), episodes=2, progress=False,
+                 runtime_kwargs={"PlasticOmniglot-v0": {"root": str(tmp_path / "nope")}})
+
+
+@needs_omniglot
+def test_suite_omniglot_v1_main_job_evaluates_and_submits(tmp_path):
+    """The main job (trusted references) plays the three tasks on the shared subsets through --data-root; the result
+    validates and lands on the suite's own board."""
+    import json
+
+    from plastic_gym.cli import main
+    from plastic_gym.leaderboard.evaluate import make_env
+    from plastic_gym.leaderboard.results import validate
+    from plastic_gym.leaderboard.submit import submit
+    from plastic_gym.leaderboard.suite import load_suite
+
+    out = tmp_path / "omniglot-v1.json"
+    assert main(["evaluate", "--suite", "omniglot-v1", "--episodes", "8", "--data-root", str(OMNIGLOT),
+                 "--out", str(out), "--no-progress"]) == 0
+    doc = json.loads(out.read_text())
+    suite = load_suite("omniglot-v1")
+    assert doc["suite"]["hash"] == suite.hash
+    assert [t["kwargs"] for t in doc["tasks"]] == [t.kwargs for t in suite.tasks]  # the data root is not recorded
+    assert [a["metadata"]["name"] for a in doc["agents"]] == ["random", "no-memory", "oracle"]
+    for agent in doc["agents"]:
+        assert [len(agent["runs"][0][t.name]["primary"]) for t in suite.tasks] == [8, 8, 8]
+        assert not any(agent["runs"][0][t.name]["fallback"] for t in suite.tasks)
+    scores = {a["metadata"]["name"]: a["scores"]["iqm"]["value"] for a in doc["agents"]}
+    assert scores["no-memory"] == 0.0 and scores["oracle"] == 1.0
+    oracle = doc["agents"][2]["runs"][0]
+    assert all(oracle[t.name]["means"]["accuracy"] == 1.0 for t in suite.tasks)
+    runtime = {"PlasticOmniglot-v0": {"root": str(OMNIGLOT)}}
+    validate(doc, allow_short=True, runtime_kwargs=runtime)
+    # the alphabet task keeps an episode's 20 classes in one alphabet of small2's own three
+    env, _ = make_env(suite.task("omniglot-20way-alphabet"), 8, runtime)
+    names = [[env.task.class_name(c).split("/")[0] for c in row] for row in env.episodes.extras["classes"]]
+    assert all(len(set(row)) == 1 and row[0] in SMALL2_ONLY for row in names)
+    env.close()
+    written = submit(out, tmp_path / "lb", allow_short=True, runtime_kwargs=runtime)
+    assert {p.parent.parent.name for p in written} == {"omniglot-v1"}
