@@ -20,15 +20,16 @@ from .entries import CHECKPOINT_DIR, RESULT_DIR
 from .recipes import available, load_recipe
 
 
-def load_results(result_dir: Path = RESULT_DIR) -> dict[str, dict[int, dict]]:
-    """recipe name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``."""
+def load_results(result_dir: Path = RESULT_DIR, suite: str = "v0") -> dict[str, dict[int, dict]]:
+    """recipe name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``, for the results of ``suite``."""
     from plastic_gym.leaderboard.results import read_json
 
     out: dict[str, dict[int, dict]] = defaultdict(dict)
     for path in sorted(Path(result_dir).glob("*.json")):
         match = re.fullmatch(r"(.+)-s(\d+)", path.stem)
-        if match:
-            out[match[1]][int(match[2])] = read_json(path)["agents"][0]
+        doc = read_json(path) if match else None
+        if match and doc["suite"]["name"] == suite:
+            out[match[1]][int(match[2])] = doc["agents"][0]
     return dict(out)
 
 
@@ -82,13 +83,16 @@ def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], m
                       *lines])
 
 
-def primary_metrics(result_dir: Path, task_names: list[str]) -> dict[str, str]:
-    """Task -> name of its primary metric, as recorded in the result files (in the order of ``task_names``)."""
+def primary_metrics(result_dir: Path, task_names: list[str], suite: str = "v0") -> dict[str, str]:
+    """Task -> name of its primary metric, as recorded in the result files of ``suite`` (in the order of
+    ``task_names``)."""
     from plastic_gym.leaderboard.results import read_json
 
     found: dict[str, str] = {}
     for path in sorted(Path(result_dir).glob("*.json")):
-        found.update({t["name"]: t["primary_metric"] for t in read_json(path)["tasks"]})
+        doc = read_json(path)
+        if doc["suite"]["name"] == suite:
+            found.update({t["name"]: t["primary_metric"] for t in doc["tasks"]})
     return {t: found[t] for t in task_names if t in found}
 
 
@@ -109,9 +113,12 @@ def training_seconds(entry_dir: Path) -> dict[str, float]:
     return out
 
 
-def time_table(checkpoint_dir: Path, task_names: list[str]) -> str:
+def time_table(checkpoint_dir: Path, task_names: list[str], suite: str = "v0") -> str:
+    """Training wall time per task of every entry folder whose recipe belongs to ``suite``."""
+    suite_of = {n: load_recipe(n).suite for n in available()}
     lines = ["| entry | " + " | ".join(task_names) + " | total |", "|---|" + "---|" * (len(task_names) + 1)]
-    for entry in sorted(p for p in Path(checkpoint_dir).iterdir() if (p / "manifest.json").exists()):
+    for entry in sorted(p for p in Path(checkpoint_dir).iterdir() if (p / "manifest.json").exists()
+                        and suite_of.get(re.sub(r"-s\d+$", "", p.name), "v0") == suite):
         secs = training_seconds(entry)
         cells = [f"{secs[t]:.0f}" if t in secs else "-" for t in task_names]
         total = f"{sum(secs.values()) / 60:.0f} min" if secs else "-"
@@ -125,17 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR, help="folder of entry folders")
     parser.add_argument("--metrics", nargs="+", default=["all_mse"],
                         help="metrics shown beside each task's primary metric (default: all_mse, the paper's)")
+    parser.add_argument("--suite", default="v0", help="the suite whose results are tabled (default v0; e.g. rl-v0)")
     args = parser.parse_args(argv)
     from plastic_gym.leaderboard.suite import load_suite
 
-    results = load_results(args.results)
-    suites = {load_recipe(n).suite for n in results if n in available()} or {"v0"}
-    names = load_suite(sorted(suites)[0]).task_names
+    results = load_results(args.results, args.suite)
+    names = load_suite(args.suite).task_names
     print(tables(results, names))
     print()
-    print(metric_table(results, primary_metrics(args.results, names), args.metrics))
+    print(metric_table(results, primary_metrics(args.results, names, args.suite), args.metrics))
     print()
-    print(time_table(args.checkpoints, names))
+    print(time_table(args.checkpoints, names, args.suite))
     return 0
 
 

@@ -44,7 +44,7 @@ def test_rl_v0_recipes_share_one_budget_and_one_set_of_ppo_settings():
     own = ("algo", "policy_kwargs", "bptt_steps")  # what a method is, not how PPO trains it
     shared = {json.dumps({k: v for k, v in r.train.items() if k not in own}, sort_keys=True) for r in rl_v0.values()}
     assert len(shared) == 1, shared
-    env = rl.make_env("PlasticBandit-v0", {}, n_envs=2, seed=0)
+    env = rl.make_env("PlasticBandit-v0", {}, n_envs=16, seed=0)  # 16 x 128 steps: the recipes' minibatch
     for name, r in rl_v0.items():
         settings = {k: v for k, v in r.train_fields("bandit-2").items() if k not in ("steps", "n_envs")}
         model = rl.build_model(settings, env, seed=0, where=name)
@@ -199,3 +199,15 @@ def test_learning_curves_over_seeds(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no trained RL entries"):
         curves.plot("rl-v0", tmp_path / "none.png", tmp_path / "empty")
+
+
+def test_report_tables_one_suite_at_a_time(tmp_path):
+    import shutil
+
+    from plastic_gym.baselines import report
+
+    for name in ("ppo-mlp-s0", "rl-ppo-mlp-s0"):
+        shutil.copy(entries.RESULT_DIR / f"{name}.json", tmp_path)
+    assert list(report.load_results(tmp_path)) == ["ppo-mlp"]
+    assert list(report.load_results(tmp_path, "rl-v0")) == ["rl-ppo-mlp"]
+    assert list(report.primary_metrics(tmp_path, ["bandit-2", "copy"], "rl-v0")) == ["bandit-2"]
