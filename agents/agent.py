@@ -11,6 +11,8 @@ classification tasks with the argmax class. The agent never sees ``info`` and us
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from typing import Any
 
@@ -60,6 +62,23 @@ class CheckpointAgent:
         agent = cls(model, task, metadata)
         agent.checkpoint = {"path": str(path), "task": ckpt["task"], "train": train, "step": step}
         return agent
+
+    @property
+    def plastic(self) -> bool:
+        """Whether the network has plastic weights F (rule ``"hebbian"`` or ``"gradient"``)."""
+        return self.model.config.rule != "none"
+
+    def without_plasticity(self) -> CheckpointAgent:
+        """The same trained network with the plastic update switched off at test time (the leaderboard's plasticity
+        ablation): a copy whose plastic config has eta = lam = 0 (``p_lr = p_wd = 0``), so in
+        F <- (1 - lam_t) F + eta_t alpha ⊙ G_t the fast weights stay at their start value F_0 = 0 for the whole episode
+        and only the recurrent activity h_t carries memory. The slow weights are copied unchanged; training code
+        paths are untouched. A non-plastic network (rule ``"none"``) acts exactly as before."""
+        model = copy.deepcopy(self.model)
+        model.net.config = dataclasses.replace(model.net.config, p_lr=0.0, p_wd=0.0)
+        ablated = type(self)(model, self.task, dict(self.metadata))
+        ablated.checkpoint = getattr(self, "checkpoint", None)
+        return ablated
 
     def reset(self, num_envs: int):
         """The episode-start state of ``num_envs`` envs."""

@@ -51,6 +51,10 @@ def register(subparsers) -> None:
     p.add_argument("--omniglot-runs", type=Path, default=None, metavar="PATH",
                    help="instead of a suite: play Lake et al.'s official 20-way one-shot runs (all_runs.zip or its "
                         "folder) with each --agent and print the accuracy (--out: a JSON file of it)")
+    p.add_argument("--diagnostics", action="store_true",
+                   help="also compute the within-episode diagnostics of each agent (memory span over copy delays, "
+                        "plasticity ablation, bandit regret curves; 128 fixed episodes of the suite each) into the "
+                        "result file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_evaluate)
 
@@ -150,7 +154,7 @@ def _evaluate(args) -> int:
         for factory in factories:
             check_suite_tasks(factory, suite.task_names)
         doc = evaluate(factories, suite, episodes=args.episodes, seed=args.seed, progress=not args.no_progress,
-                       runtime_kwargs=_runtime_kwargs(args))
+                       runtime_kwargs=_runtime_kwargs(args), diagnostics=args.diagnostics)
     except AgentsFailed as failed:  # keep what the other agents measured, then fail
         for name, why in failed.failures.items():
             print(f"error: agent {name!r} failed and was dropped: {why}", file=sys.stderr)

@@ -100,10 +100,11 @@ def reference_metrics(task, env) -> dict[str, np.ndarray]:
             "oracle": task.episode_metrics(oracle_actions(task, episodes), episodes)[m]}
 
 
-def play(agent, env, obs, progress=None) -> dict[str, np.ndarray]:
+def play(agent, env, obs, progress=None, on_step=None) -> dict[str, np.ndarray]:
     """Play the env's current episodes to the end with ``agent``; returns the per-episode metrics.
 
-    The agent sees observations only; ``info`` (targets, metrics) is read here, by the evaluator.
+    The agent sees observations only; ``info`` (targets, metrics) is read here, by the evaluator, and handed to
+    ``on_step(info)`` after every step if given (the diagnostics' per-step curves).
     """
     n = env.num_envs
     state = agent.reset(n)
@@ -114,6 +115,8 @@ def play(agent, env, obs, progress=None) -> dict[str, np.ndarray]:
         actions, state = agent.act(obs, state, episode_start)
         obs, _, terminated, _, info = env.step(actions)
         episode_start = np.zeros(n, dtype=bool)
+        if on_step is not None:
+            on_step(info)
         if progress is not None:
             progress.update(1)
     if "episode_metrics" not in info or not terminated.all():
@@ -131,7 +134,8 @@ class AgentsFailed(RuntimeError):
 
 
 def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None, seed: int = 0,
-             progress: bool = True, runtime_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+             progress: bool = True, runtime_kwargs: dict[str, Any] | None = None,
+             diagnostics: bool = False) -> dict[str, Any]:
     """Evaluate agent factories on ``suite``; returns the result document (see ``schema.json``).
 
     ``episodes`` overrides every task's eval episode count (the first ``episodes`` of the suite's episodes);
@@ -140,6 +144,9 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
 
     An agent that raises (or calls ``exit``) while building or playing a task is dropped and the others play on;
     at the end ``AgentsFailed`` carries the document of the agents that finished, so that no finished run is lost.
+
+    ``diagnostics``: also compute the within-episode diagnostics of every agent (``diagnostics.py``: memory span,
+    plasticity ablation, bandit regret curves, on fixed episodes of the suite) into ``agents[i].diagnostics``.
     """
     from tqdm.auto import tqdm
 
@@ -203,6 +210,12 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
                     "fallback": fallback,
                 }
             env.close()
+    diagnosed: dict[str, dict[str, Any]] = {}
+    if diagnostics:
+        from .diagnostics import diagnose
+
+        diagnosed = diagnose([f for f in factories if f.metadata.name not in failures], suite, seed, progress,
+                             runtime_kwargs, failures)
     agents = []
     for factory, run, reported in zip(factories, runs, sizes):
         if factory.metadata.name in failures:
@@ -210,6 +223,8 @@ def evaluate(factories: Iterable[Any], suite: Suite, episodes: int | None = None
         metadata = factory.metadata.with_sizes(reported)
         agents.append({"metadata": metadata.to_dict(), "seed": seed, "runs": [run],
                        "scores": scoring.score(task_entries, [run])})
+        if factory.metadata.name in diagnosed:
+            agents[-1]["diagnostics"] = diagnosed[factory.metadata.name]
     doc = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,

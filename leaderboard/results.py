@@ -22,6 +22,7 @@ import numpy as np
 from plastic_gym.io import write_atomic
 
 from .board import MAX_FILE_BYTES, board_name_of
+from .diagnostics import check as diagnostics_problems
 from .evaluate import FORMAT, make_env, reference_metrics, rounded
 from .protocol import NAME_PATTERN, valid_name
 from .scoring import bootstrap_method, compare_scores, score
@@ -252,6 +253,8 @@ def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
         if not shape_ok:
             continue
         problems += _run_problems(agent, a, tasks) + _reference_row_problems(agent, a, tasks, board)
+        if "diagnostics" in agent:  # optional: each derived number recomputed from the stored means
+            problems += [f"{p} ({who})" for p in diagnostics_problems(agent["diagnostics"], f"agents/{a}/diagnostics")]
         expected = score(tasks, agent["runs"])
         problems += [f"{p} ({who})"
                      for p in compare_scores(expected, agent["scores"], f"agents/{a}/scores", INTERVAL_TOL)]
@@ -275,9 +278,9 @@ def validate(doc: Any, allow_short: bool = False, check_references: bool = True,
     (known name, hash, tasks, kwargs, seeds and episode counts; fewer episodes only with ``allow_short``); the
     references, replayed on the suite's episodes (``check_references``); per agent: its ``privileged`` and
     ``reference`` flags against the board's trusted list, each run's primary means and fallback flags against its
-    per-episode values, no copy of the oracle's values, and its scores recomputed from the per-episode data
-    (intervals within ``INTERVAL_TOL``). ``suite``: the suite to check against (default: the shipped suite the
-    document names).
+    per-episode values, no copy of the oracle's values, its scores recomputed from the per-episode data
+    (intervals within ``INTERVAL_TOL``), and the derived numbers of its optional ``diagnostics``. ``suite``: the
+    suite to check against (default: the shipped suite the document names).
     """
     problems = schema_problems(doc)
     if problems:

@@ -1,0 +1,211 @@
+"""Within-episode diagnostics: how an agent uses its episode, beside the single score per task.
+
+Computed by the evaluator (``plastic-gym evaluate --diagnostics``) for every agent that plays the task, and stored
+under ``agents[i].diagnostics`` of the result file (``schema.json``). Every diagnostic plays ``EPISODES`` episodes:
+the first ``EPISODES`` evaluation seeds of the suite task it derives from (``seed .. seed + EPISODES - 1`` of that
+task's suite entry), so the suite fixes them and every agent plays the same ones.
+
+- ``memory_span`` (suites with a ``PlasticCopy-v0`` task): recall error of the copy task as a function of the delay
+  m in ``DELAYS``, each delay a variant of the suite's copy task (same sequences, since an episode's sequence depends
+  on its seed only; the delay changes). The agent the entry plays copy with plays every delay. Per delay the score is
+  normalized with that variant's no-memory and oracle references on the same episodes,
+  ``x_m = (s_m - n_m) / (o_m - n_m)``; the span is the longest delay with ``x_m >= THRESHOLD`` (None if there is
+  none), as bsuite's ``memory_len``.
+- ``ablation`` (agents whose per-task agent has ``without_plasticity()`` and is ``plastic``, e.g. a plastic
+  ``CheckpointAgent``): each non-interactive task played by the agent and by its ablation (eta = 0 at test time, the
+  fast weights stay at their start values) on the same episodes; ``drop = x - x_ablated`` in normalized score is
+  the share of the score that comes from plasticity rather than from the recurrent activity.
+- ``regret`` (interactive tasks whose primary metric is ``regret``, the bandits): the mean cumulative expected regret
+  after each step, ``R_t = mean_b sum_{s <= t} (p*_s - p_{a_s})``, from the per-step regret the env reports.
+
+``check`` recomputes every derived number of a stored diagnostics object from its own data (``results.validate``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .evaluate import make_env, play, reference_metrics, rounded
+from .protocol import TaskContext
+from .suite import Suite, SuiteTask
+
+#: Episodes of every diagnostic (the first EPISODES eval seeds of the suite task it derives from).
+EPISODES = 128
+#: Delays of the memory-span profile (copy variants).
+DELAYS = (0, 10, 20, 40, 80, 160)
+#: The normalized score a delay must reach to count in the memory span.
+THRESHOLD = 0.5
+COPY_ID = "PlasticCopy-v0"
+#: Absolute tolerance of recomputed normalized scores and drops (the stored means have 7 significant digits).
+TOL = 1e-5
+
+
+def normalize(score: float, no_memory: float, oracle: float) -> float:
+    """``(s - n) / (o - n)``: 0 = the no-memory reference, 1 = the oracle (either direction of the metric)."""
+    return float((score - no_memory) / (oracle - no_memory)) + 0.0  # + 0.0: no -0.0 for the no-memory agent
+
+
+def span(delays: list[int], normalized: list[float], threshold: float = THRESHOLD) -> int | None:
+    """The longest delay whose normalized score is at least ``threshold`` (None if no delay reaches it)."""
+    passing = [d for d, x in zip(delays, normalized) if x >= threshold]
+    return max(passing) if passing else None
+
+
+def variants(suite: Suite) -> dict[str, list[tuple[SuiteTask, str, Any]]]:
+    """The episodes each diagnostic plays: ``{diagnostic: [(suite task of the variant, suite task name the agent
+    is built for, label)]}``; empty lists for diagnostics the suite has no task for."""
+    out: dict[str, list] = {"memory_span": [], "ablation": [], "regret": []}
+    copy = next((t for t in suite.tasks if t.env_id == COPY_ID), None)
+    if copy is not None:
+        out["memory_span"] = [(SuiteTask(f"{copy.name}-delay{d}", COPY_ID, {**copy.kwargs, "delay": d}, EPISODES,
+                                         copy.seed), copy.name, d) for d in DELAYS]
+    for t in suite.tasks:
+        short = SuiteTask(t.name, t.env_id, t.kwargs, min(EPISODES, t.episodes), t.seed)
+        out["ablation"].append((short, t.name, t.name))
+        out["regret"].append((short, t.name, t.name))
+    return out
+
+
+def _context(factory, built_for: str, variant: SuiteTask, task, env, seed: int) -> TaskContext:
+    return TaskContext(built_for, variant.env_id, dict(variant.kwargs), task, env.single_observation_space,
+                       env.single_action_space, env.num_envs, seed=seed,
+                       env=env if factory.metadata.privileged else None)
+
+
+def _run(agent, env, seed_of_variant: int, bar, on_step=None) -> dict[str, np.ndarray]:
+    obs = env.reset(seed=seed_of_variant)[0]
+    return play(agent, env, obs, bar, on_step=on_step)
+
+
+def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool = True,
+             runtime_kwargs: dict[str, Any] | None = None,
+             failures: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The diagnostics of each agent factory on ``suite``: ``{agent name: diagnostics}`` (agents with none are left
+    out). An agent that raises is added to ``failures`` (name -> what went wrong), like in ``evaluate``."""
+    from tqdm.auto import tqdm
+
+    from .evaluate import is_interactive
+
+    failures = {} if failures is None else failures
+    plan = variants(suite)
+    out: dict[str, dict[str, Any]] = {}
+    span_rows: dict[str, list] = {}
+    with tqdm(desc="diagnostics", unit="step", disable=not progress, leave=False) as bar:
+        for kind, items in plan.items():
+            for variant, built_for, label in items:
+                env = None
+                try:
+                    env, _ = make_env(variant, variant.episodes, runtime_kwargs)
+                    task = env.task
+                    if kind == "ablation" and is_interactive(task):
+                        continue
+                    if kind == "regret" and not (is_interactive(task) and task.primary_metric == "regret"):
+                        continue
+                    cache: dict[str, float] = {}  # the references, computed once the first agent needs them
+
+                    def references(task=task, env=env, cache=cache, seed_of=variant.seed) -> dict[str, float]:
+                        if not cache:  # on the variant's episodes: reset first (playing ends in an autoreset)
+                            env.reset(seed=seed_of)
+                            cache.update({k: float(np.mean(v)) for k, v in reference_metrics(task, env).items()})
+                        return cache
+
+                    bar.set_postfix_str(f"{kind} {variant.name}")
+                    for factory in factories:
+                        name = factory.metadata.name
+                        if name in failures:
+                            continue
+                        try:
+                            agent = factory.for_task(_context(factory, built_for, variant, task, env, seed))
+                            if agent is None:
+                                continue
+                            if kind == "memory_span":
+                                s = float(np.mean(_run(agent, env, variant.seed, bar)[task.primary_metric]))
+                                span_rows.setdefault(name, []).append((label, s, references()))
+                            elif kind == "ablation":
+                                ablate = getattr(agent, "without_plasticity", None)
+                                if not (callable(ablate) and getattr(agent, "plastic", False)):
+                                    continue
+                                s = float(np.mean(_run(agent, env, variant.seed, bar)[task.primary_metric]))
+                                a = float(np.mean(_run(ablate(), env, variant.seed, bar)[task.primary_metric]))
+                                refs = references()
+                                entry = out.setdefault(name, {}).setdefault("ablation", {"tasks": {}})
+                                x, xa = normalize(s, refs["no_memory"], refs["oracle"]), \
+                                    normalize(a, refs["no_memory"], refs["oracle"])
+                                entry["tasks"][label] = {"score": s, "ablated_score": a, "no_memory": refs["no_memory"],
+                                                         "oracle": refs["oracle"], "normalized": x, "ablated": xa,
+                                                         "drop": x - xa}
+                            else:
+                                steps: list[np.ndarray] = []
+                                _run(agent, env, variant.seed, bar,
+                                     on_step=lambda info: steps.append(np.asarray(info["regret"], np.float64)))
+                                curve = np.cumsum(np.mean(np.stack(steps), axis=1))
+                                out.setdefault(name, {}).setdefault("regret", {})[label] = {
+                                    "cumulative": rounded(curve), "no_memory": references()["no_memory"],
+                                    "oracle": references()["oracle"]}
+                        except SystemExit as err:
+                            failures[name] = (f"diagnostics {kind}, task {variant.name}: exited during the evaluation "
+                                              f"(SystemExit({err.code!r}))")
+                        except Exception as err:  # noqa: BLE001 (agent code: report it, keep the others)
+                            failures[name] = f"diagnostics {kind}, task {variant.name}: {type(err).__name__}: {err}"
+                finally:
+                    if env is not None:
+                        env.close()
+    for name, rows in span_rows.items():
+        if len(rows) != len(DELAYS):  # the agent could not play every delay
+            continue
+        delays = [d for d, _, _ in rows]
+        normalized = [normalize(s, r["no_memory"], r["oracle"]) for _, s, r in rows]
+        out.setdefault(name, {})["memory_span"] = {
+            "metric": "recall_mse", "threshold": THRESHOLD, "delays": delays, "score": [s for _, s, _ in rows],
+            "no_memory": [r["no_memory"] for _, _, r in rows], "oracle": [r["oracle"] for _, _, r in rows],
+            "normalized": normalized, "span": span(delays, normalized)}
+    for name, diag in out.items():
+        diag["episodes"] = EPISODES
+        if "ablation" in diag:
+            drops = [v["drop"] for v in diag["ablation"]["tasks"].values()]
+            diag["ablation"]["mean_drop"] = float(np.mean(drops))
+    return {name: diag for name, diag in out.items() if name not in failures}
+
+
+def check(diag: dict[str, Any], where: str) -> list[str]:
+    """Problems of a stored diagnostics object (already schema-valid): every normalized score, drop, span and mean
+    recomputed from its own numbers; each as ``field <path>: expected ..., found ...``."""
+    problems = []
+
+    def close(expected: float, found: float, path: str):
+        if not abs(expected - found) <= TOL * max(1.0, abs(expected)):
+            problems.append(f"field {where}/{path}: expected {expected!r} (recomputed from the stored means), "
+                            f"found {found!r}")
+
+    if diag.get("episodes") != EPISODES:
+        problems.append(f"field {where}/episodes: expected {EPISODES}, found {diag.get('episodes')!r}")
+    ms = diag.get("memory_span")
+    if ms is not None:
+        lists = ("delays", "score", "no_memory", "oracle", "normalized")
+        if ms["delays"] != list(DELAYS) or any(len(ms[k]) != len(DELAYS) for k in lists):
+            problems.append(f"field {where}/memory_span: expected the delays {list(DELAYS)} and one value per delay "
+                            f"in {list(lists[1:])}")
+        else:
+            for i in range(len(DELAYS)):
+                close(normalize(ms["score"][i], ms["no_memory"][i], ms["oracle"][i]), ms["normalized"][i],
+                      f"memory_span/normalized/{i}")
+            if ms["threshold"] != THRESHOLD:
+                problems.append(f"field {where}/memory_span/threshold: expected {THRESHOLD}, found {ms['threshold']}")
+            expected = span(ms["delays"], ms["normalized"], THRESHOLD)
+            if ms["span"] != expected:
+                problems.append(f"field {where}/memory_span/span: expected {expected!r} (the longest delay with "
+                                f"normalized >= {THRESHOLD}), found {ms['span']!r}")
+    ab = diag.get("ablation")
+    if ab is not None:
+        for t, v in ab["tasks"].items():
+            close(normalize(v["score"], v["no_memory"], v["oracle"]), v["normalized"], f"ablation/tasks/{t}/normalized")
+            close(normalize(v["ablated_score"], v["no_memory"], v["oracle"]), v["ablated"],
+                  f"ablation/tasks/{t}/ablated")
+            close(v["normalized"] - v["ablated"], v["drop"], f"ablation/tasks/{t}/drop")
+        close(float(np.mean([v["drop"] for v in ab["tasks"].values()])), ab["mean_drop"], "ablation/mean_drop")
+    for t, v in (diag.get("regret") or {}).items():
+        if np.any(np.diff(v["cumulative"]) < -TOL):
+            problems.append(f"field {where}/regret/{t}/cumulative: expected a non-decreasing cumulative regret")
+    return problems

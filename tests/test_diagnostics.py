@@ -1,0 +1,199 @@
+"""Within-episode diagnostics (leaderboard/diagnostics.py): closed forms on the reference agents, the plasticity
+ablation of checkpoint agents, the bandit regret curve, and result files with and without diagnostics."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from plastic_gym import make_task
+from plastic_gym.leaderboard import diagnostics as D
+from plastic_gym.leaderboard.agents import SingleModelFactory, load_agent
+from plastic_gym.leaderboard.evaluate import evaluate, make_env
+from plastic_gym.leaderboard.protocol import AgentMetadata
+from plastic_gym.leaderboard.results import ResultError, schema_problems, validate
+from plastic_gym.leaderboard.suite import SuiteTask, load_suite
+
+COPY = {"name": "copy", "env_id": "PlasticCopy-v0", "kwargs": {"seq_length": 4, "delay": 2}, "episodes": 8,
+        "seed": 10000000}
+BANDIT = {"name": "bandit-2", "env_id": "PlasticBandit-v0", "kwargs": {"horizon": 12}, "episodes": 8,
+          "seed": 20000000}
+
+
+def _suite(tmp_path, name, tasks):
+    path = tmp_path / f"suite_{name}.json"
+    path.write_text(json.dumps({"name": name, "version": 0, "description": "diagnostics test", "tasks": tasks}))
+    return load_suite(path)
+
+
+def _agent(doc, name):
+    return next(a for a in doc["agents"] if a["metadata"]["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def copy_doc(tmp_path_factory):
+    suite = _suite(tmp_path_factory.mktemp("s"), "diag-copy", [COPY])
+    doc = evaluate([load_agent(n) for n in ("no-memory", "oracle", "random")], suite, progress=False,
+                   diagnostics=True)
+    return suite, doc
+
+
+def test_memory_span_of_the_references_is_closed_form(copy_doc):
+    _, doc = copy_doc
+    oracle, no_memory = (_agent(doc, n)["diagnostics"]["memory_span"] for n in ("oracle", "no-memory"))
+    assert oracle["delays"] == no_memory["delays"] == list(D.DELAYS)
+    assert oracle["normalized"] == [1.0] * len(D.DELAYS) and oracle["span"] == max(D.DELAYS)
+    assert no_memory["normalized"] == [0.0] * len(D.DELAYS) and no_memory["span"] is None
+    # the no-memory reference predicts 0: its recall MSE is the mean of s^2 over the same sequences at every delay
+    assert len(set(no_memory["score"])) == 1 and oracle["score"] == [0.0] * len(D.DELAYS)
+    assert _agent(doc, "oracle")["diagnostics"]["episodes"] == D.EPISODES
+    assert "ablation" not in _agent(doc, "oracle")["diagnostics"]  # no reference agent is plastic
+
+
+def test_span_is_the_longest_delay_reaching_the_threshold():
+    assert D.span([0, 10, 20, 40], [0.9, 0.4, 0.6, 0.1]) == 20
+    assert D.span([0, 10], [0.49, 0.2]) is None
+    assert D.span([0, 10], [0.5, 0.5]) == 10
+
+
+def test_variants_seeds_are_the_suite_tasks(tmp_path):
+    suite = _suite(tmp_path, "diag-v", [COPY])
+    plan = D.variants(suite)
+    assert [(v.kwargs["delay"], v.seed, v.episodes, built) for v, built, _ in plan["memory_span"]] == \
+        [(d, COPY["seed"], D.EPISODES, "copy") for d in D.DELAYS]
+    assert all(v.kwargs["seq_length"] == 4 for v, _, _ in plan["memory_span"])
+    # the same sequences at every delay: an episode's sequence is a function of its seed only
+    seqs = [make_env(v, 4)[0].episodes.extras["sequence"] for v, _, _ in plan["memory_span"][:2]]
+    np.testing.assert_array_equal(seqs[0], seqs[1])
+
+
+def test_result_with_diagnostics_validates_and_tampering_is_rejected(copy_doc):
+    suite, doc = copy_doc
+    validate(doc, suite=suite)
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["memory_span"]["span"] = 10
+    with pytest.raises(ResultError, match="memory_span/span: expected 160"):
+        validate(bad, suite=suite)
+    bad = copy.deepcopy(doc)
+    _agent(bad, "random")["diagnostics"]["memory_span"]["normalized"][0] = 0.9
+    with pytest.raises(ResultError, match="memory_span/normalized/0"):
+        validate(bad, suite=suite)
+
+
+def test_diagnostics_are_data_with_size_limits(copy_doc):
+    _, doc = copy_doc
+    bad = copy.deepcopy(doc)
+    ms = _agent(bad, "oracle")["diagnostics"]["memory_span"]
+    ms["score"] = [0.0] * 33
+    assert any("memory_span/score" in p for p in schema_problems(bad))
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["note"] = "x"
+    assert any("Additional properties" in p for p in schema_problems(bad))
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["regret"] = {"bandit": {"cumulative": ["1"], "no_memory": 1, "oracle": 0}}
+    assert any("regret/bandit/cumulative/0" in p for p in schema_problems(bad))
+
+
+def test_result_without_diagnostics_is_unchanged_and_still_validates(copy_doc, tmp_path):
+    suite, doc = copy_doc
+    plain = evaluate([load_agent("oracle")], suite, progress=False)
+    assert "diagnostics" not in plain["agents"][0]
+    validate(plain, suite=suite)
+    stripped = copy.deepcopy(doc)
+    for a in stripped["agents"]:
+        a.pop("diagnostics")
+    validate(stripped, suite=suite)
+    # the committed board's files (written before diagnostics existed) still pass the schema
+    from plastic_gym.leaderboard.board import Board
+
+    board = Board.for_suite(load_suite("v0"))
+    docs, _ = board.load()
+    assert docs and all(not schema_problems(d) for d in docs)
+
+
+# -- plasticity ablation ---------------------------------------------------------------------------------------
+def _checkpoint_agent(rule: str, seed: int = 0):
+    from plastic_gym.agents import CheckpointAgent
+    from plastic_gym.agents.model import build_model
+
+    task = make_task(COPY["env_id"], **COPY["kwargs"])
+    torch.manual_seed(seed)
+    return CheckpointAgent(build_model(task, rule=rule, hidden_dim=16), task, {"name": f"tiny-{rule}"})
+
+
+def _actions(agent, n=8):
+    env, obs = make_env(SuiteTask(**COPY), n)
+    state, out = agent.reset(n), []
+    start = np.ones(n, bool)
+    for _ in range(env.task.episode_length):
+        a, state = agent.act(obs, state, start)
+        out.append(a)
+        obs, *_ = env.step(a)
+        start[:] = False
+    return np.stack(out), state
+
+
+def test_ablation_of_a_non_plastic_agent_changes_nothing():
+    agent = _checkpoint_agent("none")
+    assert not agent.plastic
+    np.testing.assert_array_equal(_actions(agent)[0], _actions(agent.without_plasticity())[0])
+
+
+@pytest.mark.parametrize("rule", ["hebbian", "gradient"])
+def test_ablation_of_a_plastic_agent_keeps_the_fast_weights_at_their_start(rule):
+    agent = _checkpoint_agent(rule)
+    ablated = agent.without_plasticity()
+    assert agent.plastic and ablated.model.net.config.p_lr == 0.0 and ablated.model.net.config.p_wd == 0.0
+    assert agent.model.net.config.p_lr > 0  # the original is untouched
+    (acts, state), (acts_off, state_off) = _actions(agent), _actions(ablated)
+    assert not np.array_equal(acts, acts_off)
+    assert all(torch.count_nonzero(F) == 0 for F in state_off.F.values())
+    assert any(torch.count_nonzero(F) > 0 for F in state.F.values())
+    # the slow weights are the same: with plasticity on, the ablated copy's network acts as the original
+    for p, q in zip(agent.model.parameters(), ablated.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_ablation_in_the_diagnostics(tmp_path):
+    suite = _suite(tmp_path, "diag-ab", [COPY])
+    factories = []
+    for rule in ("hebbian", "none"):
+        agent = _checkpoint_agent(rule)
+        factories.append(SingleModelFactory(agent, AgentMetadata(f"tiny-{rule}"), agent.observation_space,
+                                            agent.action_space))
+    diag = D.diagnose(factories, suite, progress=False)
+    ab = diag["tiny-hebbian"]["ablation"]
+    assert list(ab["tasks"]) == ["copy"] and "ablation" not in diag["tiny-none"]
+    t = ab["tasks"]["copy"]
+    assert t["drop"] == pytest.approx(t["normalized"] - t["ablated"]) and t["score"] != t["ablated_score"]
+    assert not D.check(diag["tiny-hebbian"], "d")
+
+
+# -- bandit regret ---------------------------------------------------------------------------------------------
+def test_regret_curve_of_the_bandit_references(tmp_path):
+    suite = _suite(tmp_path, "diag-bandit", [BANDIT])
+    doc = evaluate([load_agent(n) for n in ("no-memory", "oracle")], suite, progress=False, diagnostics=True)
+    validate(doc, suite=suite)
+    oracle = _agent(doc, "oracle")["diagnostics"]["regret"]["bandit-2"]
+    assert oracle["cumulative"] == [0.0] * BANDIT["kwargs"]["horizon"] and oracle["oracle"] == 0.0
+    no_memory = _agent(doc, "no-memory")["diagnostics"]["regret"]["bandit-2"]
+    # the no-memory agent plays the no-memory reference's random policy: its curve ends at that reference's regret
+    assert len(no_memory["cumulative"]) == BANDIT["kwargs"]["horizon"]
+    assert no_memory["cumulative"][-1] == pytest.approx(no_memory["no_memory"], rel=1e-6)
+    assert np.all(np.diff(no_memory["cumulative"]) >= 0)
+    assert "memory_span" not in _agent(doc, "oracle")["diagnostics"]
+
+
+def test_cli_flag(tmp_path, monkeypatch):
+    from plastic_gym.cli import main
+
+    suite_path = tmp_path / "suite_diag-cli.json"
+    suite_path.write_text(json.dumps({"name": "diag-cli", "version": 0, "tasks": [BANDIT]}))
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--suite", str(suite_path), "--agent", "oracle", "--diagnostics", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert "regret" in json.loads(out.read_text())["agents"][0]["diagnostics"]
