@@ -56,6 +56,7 @@ def rows(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None],
             "iqm": scores["iqm"], "mean": scores["mean"],
             "tasks": {t: scores["tasks"].get(t) for t in task_names}, "fallback": fallback,
             "episodes": min(t["episodes"] for t in doc["tasks"]), "created": doc["created"][:10],
+            "diagnostics": agent.get("diagnostics"),
         })
     out.sort(key=lambda r: (not r["ranked"], r["privileged"], -r["iqm"]["value"], r["name"]))
     rank = verified_rank = 0
@@ -136,11 +137,138 @@ def markdown(task_names: list[str], table: list[dict[str, Any]], method: str, bo
         lines += ["", "Verified with:"]
         lines += [f"- {md(r['name'])}: {md(r['verification'].get('date', ''))}; {md(_versions_text(r['verification']))}"
                   for r in verified]
+    lines += diagnostics_markdown(table)
     lines += ["", f"Intervals: {md(method)}", "",
               "![leaderboard](leaderboard.png)", "",
               "Regenerate with `plastic-gym render`; add an entry with `plastic-gym evaluate --agent SPEC --out r.json` "
               "then `plastic-gym submit r.json`. What the leaderboard trusts and runs: SECURITY.md.", ""]
     return "\n".join(lines)
+
+
+def _with(table: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The rows whose diagnostics have ``kind`` (``memory_span``, ``ablation``, ``regret``)."""
+    return [r for r in table if (r.get("diagnostics") or {}).get(kind)]
+
+
+def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The diagnostics tables of a board as plain text, ``[(caption, header, rows)]`` (none when no row has
+    diagnostics): memory span, plasticity ablation and bandit regret (``diagnostics.py``). Both pages render them."""
+    span, ablation, regret = (_with(table, k) for k in ("memory_span", "ablation", "regret"))
+    out = []
+    if span:
+        delays = span[0]["diagnostics"]["memory_span"]["delays"]
+        out.append(("Memory span: normalized copy score (0 = no memory, 1 = oracle; each delay normalized with its own "
+                    "references) as a function of the delay between study and recall. Span: the longest delay with a "
+                    "normalized score ≥ 0.5 (bsuite's memory_len), – if none.",
+                    ["agent", "span", *[f"delay {d}" for d in delays]],
+                    [[r["name"] + _marks(r), _num(r["diagnostics"]["memory_span"]["span"]),
+                      *[f"{x:.3f}" for x in r["diagnostics"]["memory_span"]["normalized"]]] for r in span]))
+    if ablation:
+        tasks = list(dict.fromkeys(t for r in ablation for t in r["diagnostics"]["ablation"]["tasks"]))
+        rows_ = []
+        for r in ablation:
+            ab = r["diagnostics"]["ablation"]
+            rows_.append([r["name"] + _marks(r), f"{ab['mean_drop']:.3f}",
+                          *[f"{v['normalized']:.3f} → {v['ablated']:.3f}" if v else "–"
+                            for v in (ab["tasks"].get(t) for t in tasks)]])
+        out.append(("Plasticity ablation: normalized score → the same with the plastic update switched off at test "
+                    "time (eta = 0: the fast weights stay at their start values), on the same episodes. The drop is "
+                    "what plasticity adds beyond the recurrent activity.", ["agent", "mean drop", *tasks], rows_))
+    if regret:
+        tasks = list(dict.fromkeys(t for r in regret for t in r["diagnostics"]["regret"]))
+        rows_ = []
+        for r in regret:
+            cells = []
+            for t in tasks:
+                c = (r["diagnostics"]["regret"].get(t) or {}).get("cumulative")
+                cells.append("–" if not c else f"{c[min(9, len(c) - 1)]:.2f} / {c[-1]:.2f}")
+            rows_.append([r["name"] + _marks(r), *cells])
+        out.append(("Learning within the episode (bandits): mean cumulative expected regret sum_t (p* - p_a_t) after "
+                    "10 steps / at the end of the episode (lower is better; the oracle's is 0).", ["agent", *tasks],
+                    rows_))
+    return out
+
+
+def _diagnostics_intro(table: list[dict[str, Any]]) -> str:
+    episodes = next(r["diagnostics"]["episodes"] for r in table if r.get("diagnostics"))
+    return (f"From `plastic-gym evaluate --diagnostics`: {episodes} episodes per diagnostic, the first eval seeds of "
+            "the suite task each derives from (every agent plays the same ones).")
+
+
+def diagnostics_markdown(table: list[dict[str, Any]]) -> list[str]:
+    """The diagnostics section of LEADERBOARD.md: its tables and the figure (no lines when no row has diagnostics)."""
+    tables = diagnostics_tables(table)
+    if not tables:
+        return []
+    lines = ["", "## Within-episode diagnostics", "", _diagnostics_intro(table)]  # no text from a file
+    for caption, head, rows_ in tables:
+        lines += ["", md(caption), "", "| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows_]
+    return lines + ["", "![diagnostics](diagnostics.png)"]
+
+
+def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes | None:
+    """The diagnostics figure (None when no row has diagnostics): normalized copy score vs delay per agent, the
+    plasticity ablation (normalized score with and without the plastic update, per task), and the cumulative regret
+    curve of each bandit task."""
+    span, ablation, regret = (_with(table, k) for k in ("memory_span", "ablation", "regret"))
+    regret_tasks = list(dict.fromkeys(t for r in regret for t in r["diagnostics"]["regret"]))
+    panels = ([("span", None)] if span else []) + ([("ablation", None)] if ablation else []) \
+        + [("regret", t) for t in regret_tasks]
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2, 4.4), dpi=100, squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    colors = {r["name"]: cmap(i % 20) for i, r in enumerate(table)}
+    for ax, (kind, task) in zip(axes[0], panels):
+        if kind == "span":
+            for r in span:
+                ms = r["diagnostics"]["memory_span"]
+                x = np.arange(len(ms["delays"]))
+                ax.plot(x, np.clip(ms["normalized"], -1.5, 1.2), marker="o", ms=3, color=colors[r["name"]],
+                        label=r["name"], ls="--" if not r["ranked"] else "-")
+                ax.set_xticks(x, [str(d) for d in ms["delays"]])
+            ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+            ax.axhline(0, color="gray", lw=0.8)
+            ax.set(xlabel="delay between study and recall (steps)", ylabel="normalized copy score (clipped)",
+                   title="memory span (dotted: threshold 0.5)")
+        elif kind == "ablation":
+            tasks = list(dict.fromkeys(t for r in ablation for t in r["diagnostics"]["ablation"]["tasks"]))
+            width = 0.8 / len(ablation)
+            for i, r in enumerate(ablation):
+                ab = r["diagnostics"]["ablation"]["tasks"]
+                pos = np.arange(len(tasks)) - 0.4 + width * (i + 0.5)
+                on = np.clip([ab[t]["normalized"] if t in ab else np.nan for t in tasks], -1, 1.2)
+                off = np.clip([ab[t]["ablated"] if t in ab else np.nan for t in tasks], -1, 1.2)
+                ax.bar(pos, on, width, color=colors[r["name"]], label=r["name"], alpha=0.9)
+                ax.scatter(pos, off, marker="_", s=120, color="black", zorder=3,
+                           label="eta = 0 at test time" if i == 0 else None)
+            ax.axhline(0, color="gray", lw=0.8)
+            ax.set_xticks(np.arange(len(tasks)), tasks, rotation=25, ha="right")
+            ax.set(ylabel="normalized score (clipped)", title="plasticity ablation (bar: on, tick: off)")
+        else:
+            for r in regret:
+                v = r["diagnostics"]["regret"].get(task)
+                if v:
+                    ax.plot(np.arange(1, len(v["cumulative"]) + 1), v["cumulative"], color=colors[r["name"]],
+                            label=r["name"], ls="--" if not r["ranked"] else "-")
+            ax.set(xlabel="step t", ylabel="cumulative expected regret", title=f"{task}: regret within the episode")
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(0.995, 0.95))
+    fig.suptitle(f"plastic-gym, suite {board}: within-episode diagnostics")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes:
@@ -244,7 +372,7 @@ document.getElementById('status-filter').addEventListener('change', function(){
 
 
 def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, method: str,
-              board: str = PRIMARY_BOARD) -> str:
+              board: str = PRIMARY_BOARD, diagnostics: bytes | None = None) -> str:
     esc = html.escape
     head = ["rank", "verified rank", "agent", "status", "IQM", "IQM 95% CI", "mean", *task_names, "state floats",
             "parameters", "regime", "budget", "episodes/task", "date"]
@@ -290,20 +418,43 @@ versions); <em>self-reported</em>: the submitter's own numbers.
 {chr(10).join(body)}
 </tbody></table></div>
 <img alt="per-task normalized scores with 95% intervals" src="data:image/png;base64,{img}">
+{_diagnostics_html(table, diagnostics)}
 <p><small>Intervals: {esc(method)}</small></p>
 <script>{_JS}</script>
 </body></html>
 """
 
 
+def _diagnostics_html(table: list[dict[str, Any]], png: bytes | None) -> str:
+    """The page's diagnostics section: the tables of ``diagnostics_tables`` and the figure ("" without diagnostics)."""
+    if png is None:
+        return ""
+    esc = html.escape
+    parts = ['<h2 id="diagnostics">Within-episode diagnostics</h2>', f"<p>{esc(_diagnostics_intro(table))}</p>"]
+    for caption, head, rows_ in diagnostics_tables(table):
+        parts.append(f"<p>{esc(caption)}</p>")
+        parts.append('<div class="scroll"><table><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head)
+                     + "</tr></thead><tbody>"
+                     + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows_)
+                     + "</tbody></table></div>")
+    img = base64.b64encode(png).decode("ascii")
+    parts.append(f'<img alt="within-episode diagnostics" src="data:image/png;base64,{img}">')
+    return "\n".join(parts)
+
+
 def pages(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None],
           board: str = PRIMARY_BOARD) -> dict[str, bytes]:
-    """The three files of a board (``OUTPUTS``) from its submissions and their statuses."""
+    """The three files of a board (``OUTPUTS``) from its submissions and their statuses, and ``diagnostics.png``
+    when some submission carries diagnostics."""
     task_names, table = rows(docs, statuses, board)
     method = docs[0]["bootstrap"]["method"] if docs else ""
     png = plot_png(task_names, table, board)
-    return {"LEADERBOARD.md": markdown(task_names, table, method, board).encode(), "leaderboard.png": png,
-            "index.html": page_html(task_names, table, png, method, board).encode()}
+    diag = diagnostics_png(table, board)
+    out = {"LEADERBOARD.md": markdown(task_names, table, method, board).encode(), "leaderboard.png": png,
+           "index.html": page_html(task_names, table, png, method, board, diag).encode()}
+    if diag is not None:  # only boards whose submissions carry diagnostics
+        out["diagnostics.png"] = diag
+    return out
 
 
 def render(board) -> list:
@@ -319,4 +470,4 @@ def summary(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | Non
                      for r in table)
 
 
-__all__ = ["OUTPUTS", "markdown", "md", "page_html", "pages", "plot_png", "render", "rows", "summary"]
+__all__ = ["OUTPUTS", "diagnostics_markdown", "diagnostics_tables", "diagnostics_png", "markdown", "md", "page_html", "pages", "plot_png", "render", "rows", "summary"]

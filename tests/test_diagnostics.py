@@ -197,3 +197,23 @@ def test_cli_flag(tmp_path, monkeypatch):
     assert main(["evaluate", "--suite", str(suite_path), "--agent", "oracle", "--diagnostics", "--no-progress",
                  "--out", str(out)]) == 0
     assert "regret" in json.loads(out.read_text())["agents"][0]["diagnostics"]
+
+
+# -- pages -----------------------------------------------------------------------------------------------------
+def test_pages_show_the_diagnostics_only_when_there_are_some(copy_doc):
+    from plastic_gym.leaderboard.render import pages
+    from plastic_gym.leaderboard.results import split_agents
+
+    _, doc = copy_doc
+    docs = split_agents(doc)
+    statuses = {d["agents"][0]["metadata"]["name"]: None for d in docs}
+    out = pages(docs, statuses, "diag-copy")
+    text = out["LEADERBOARD.md"].decode()
+    assert "## Within-episode diagnostics" in text and "![diagnostics](diagnostics.png)" in text
+    assert "| oracle † | 160 | 1.000 |" in text and "| no-memory | – | 0.000 |" in text
+    assert out["diagnostics.png"].startswith(b"\x89PNG") and 'id="diagnostics"' in out["index.html"].decode()
+    for d in docs:
+        d["agents"][0].pop("diagnostics")
+    plain = pages(docs, statuses, "diag-copy")
+    assert "diagnostics" not in plain["LEADERBOARD.md"].decode() and "diagnostics.png" not in plain
+    assert 'id="diagnostics"' not in plain["index.html"].decode()
