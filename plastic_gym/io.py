@@ -102,10 +102,27 @@ def read_json_file(path: str | os.PathLike, what: str = "file", max_bytes: int |
     naming it."""
     text = read_text_limited(path, what, max_bytes)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         raise ValueError(f"cannot read {what} {path}: not valid JSON: {err.msg} at line {err.lineno}, column "
                          f"{err.colno}") from None
+    except _DuplicateKey as err:
+        raise ValueError(f"cannot read {what} {path}: the key {err.args[0]!r} appears twice in one object "
+                         "(JSON parsers would silently keep only one of them)") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's dict, refusing a key that appears twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 @contextmanager

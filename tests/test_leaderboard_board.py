@@ -324,3 +324,14 @@ def test_kill_9_at_any_moment_leaves_before_or_after(tiny, tmp_path):
                 (board.dir / rel).write_bytes(data)
     print(outcomes)
     assert outcomes["before"] and outcomes["after"], outcomes
+
+
+def test_json_files_with_a_key_twice_are_refused(tmp_path):
+    from plastic_gym.io import read_json_file
+
+    path = tmp_path / "trusted.json"
+    path.write_text('{"v0": [], "rl-v0": [], "v0": [{"name": "x", "source": "x"}]}')
+    with pytest.raises(ValueError, match="the key 'v0' appears twice"):
+        read_json_file(path, "trusted list")
+    path.write_text('{"a": {"b": 1, "c": {"b": 2}}}')  # the same key in different objects is fine
+    assert read_json_file(path)["a"]["c"]["b"] == 2
