@@ -35,9 +35,11 @@ def register(subparsers) -> None:
                     "bootstrap intervals. Without --agent (the main job): the suite's trusted list shipped in the "
                     "package (reference agents and committed baselines); nothing in submissions/ is loaded.")
     p.add_argument("--agent", action="append", metavar="SPEC",
-                   help="random | no-memory | oracle | sb3:PATH | PATH.zip | checkpoint:PATH | PATH.pt | MANIFEST.json "
-                        "| module:factory (repeat for several agents)")
-    p.add_argument("--suite", default="v0", help="suite name (v0, omniglot) or path to a suite .json (default: v0)")
+                   help="random | no-memory | oracle | thompson | thompson-window | ucb1 | wsls | explore-exploit | "
+                        "sb3:PATH | PATH.zip | checkpoint:PATH | PATH.pt | prototype:PATH | MANIFEST.json | "
+                        "module:factory (repeat for several agents)")
+    p.add_argument("--suite", default="v0",
+                   help="suite name (v0, rl-v0, omniglot, omniglot-v1) or path to a suite .json (default: v0)")
     p.add_argument("--episodes", type=int_at_least(2, " (the bootstrap needs two episodes)"), default=None,
                    metavar="N",
                    help="evaluate only the first N eval episodes of each task (default: the suite's count; a shorter "
