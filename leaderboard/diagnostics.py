@@ -15,6 +15,10 @@ task's suite entry), so the suite fixes them and every agent plays the same ones
   ``CheckpointAgent``): each non-interactive task played by the agent and by its ablation (eta = 0 at test time, the
   fast weights stay at their start values) on the same episodes; ``drop = x - x_ablated`` in normalized score is
   the share of the score that comes from plasticity rather than from the recurrent activity.
+- ``study_count`` (``PlasticAssoc-v0`` tasks): query error ``(a_t - r_{c_t})^2`` as a function of how many study
+  steps showed the queried cue (0, 1, 2, 3, ``MAX_STUDY`` or more), for the agent and for the no-memory and oracle
+  references on the same query steps (the oracle's error is 0 for a studied cue, and equals no-memory's for an
+  unstudied one).
 - ``regret`` (interactive tasks whose primary metric is ``regret``, the bandits): the mean cumulative expected regret
   after each step, ``R_t = mean_b sum_{s <= t} (p*_s - p_{a_s})``, from the per-step regret the env reports.
 
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import make_env, play, reference_metrics, rounded
+from .evaluate import make_env, oracle_actions, play, reference_metrics, rounded
 from .protocol import TaskContext
 from .suite import Suite, SuiteTask
 
@@ -38,6 +42,9 @@ DELAYS = (0, 10, 20, 40, 80, 160)
 #: The normalized score a delay must reach to count in the memory span.
 THRESHOLD = 0.5
 COPY_ID = "PlasticCopy-v0"
+ASSOC_ID = "PlasticAssoc-v0"
+#: The last bin of the study-count diagnostic: cues studied MAX_STUDY times or more.
+MAX_STUDY = 4
 #: Absolute tolerance of recomputed normalized scores and drops (the stored means have 7 significant digits).
 TOL = 1e-5
 
@@ -53,17 +60,36 @@ def span(delays: list[int], normalized: list[float], threshold: float = THRESHOL
     return max(passing) if passing else None
 
 
+def study_counts(task, episodes) -> np.ndarray:
+    """``[B, T]``: at each query step, how many study steps showed its cue (-1 at study steps)."""
+    cues, S = episodes.extras["cue"], task.study_length
+    per_cue = (cues[:, :S, None] == np.arange(task.n_cues)).sum(axis=1)  # [B, n_cues]
+    counts = np.take_along_axis(per_cue, cues, axis=1)
+    counts[:, :S] = -1
+    return counts
+
+
+def error_by_count(actions: np.ndarray, episodes, counts: np.ndarray) -> list[float | None]:
+    """Mean squared query error per study-count bin ``0 .. MAX_STUDY`` (the last: MAX_STUDY or more); None for an
+    empty bin."""
+    err = np.square(np.asarray(actions, np.float64)[..., 0] - episodes.target[..., 0])
+    bins = np.where(counts < 0, -1, np.minimum(counts, MAX_STUDY))
+    return [float(err[bins == k].mean()) if (bins == k).any() else None for k in range(MAX_STUDY + 1)]
+
+
 def variants(suite: Suite) -> dict[str, list[tuple[SuiteTask, str, Any]]]:
     """The episodes each diagnostic plays: ``{diagnostic: [(suite task of the variant, suite task name the agent
     is built for, label)]}``; empty lists for diagnostics the suite has no task for."""
-    out: dict[str, list] = {"memory_span": [], "ablation": [], "regret": []}
+    out: dict[str, list] = {"memory_span": [], "ablation": [], "study_count": [], "regret": []}
     copy = next((t for t in suite.tasks if t.env_id == COPY_ID), None)
     if copy is not None:
         out["memory_span"] = [(SuiteTask(f"{copy.name}-delay{d}", COPY_ID, {**copy.kwargs, "delay": d}, EPISODES,
                                          copy.seed), copy.name, d) for d in DELAYS]
     for t in suite.tasks:
-        short = SuiteTask(t.name, t.env_id, t.kwargs, min(EPISODES, t.episodes), t.seed)
+        short = SuiteTask(t.name, t.env_id, t.kwargs, EPISODES, t.seed)
         out["ablation"].append((short, t.name, t.name))
+        if t.env_id == ASSOC_ID:
+            out["study_count"].append((short, t.name, t.name))
         out["regret"].append((short, t.name, t.name))
     return out
 
@@ -92,6 +118,7 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
     plan = variants(suite)
     out: dict[str, dict[str, Any]] = {}
     span_rows: dict[str, list] = {}
+    study_refs: dict[str, dict[str, list]] = {}  # per assoc variant: the references' errors by study count
     with tqdm(desc="diagnostics", unit="step", disable=not progress, leave=False) as bar:
         for kind, items in plan.items():
             for variant, built_for, label in items:
@@ -136,10 +163,29 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
                                 entry["tasks"][label] = {"score": s, "ablated_score": a, "no_memory": refs["no_memory"],
                                                          "oracle": refs["oracle"], "normalized": x, "ablated": xa,
                                                          "drop": x - xa}
+                            elif kind == "study_count":
+                                obs = env.reset(seed=variant.seed)[0]
+                                episodes = env.episodes  # read before playing: the last step autoresets
+                                acts: list[np.ndarray] = []
+                                play(agent, env, obs, bar, on_step=lambda a, info: acts.append(np.asarray(a)))
+                                counts = study_counts(task, episodes)
+                                if variant.name not in study_refs:  # the references' errors on the same query steps
+                                    study_refs[variant.name] = {
+                                        "no_memory": error_by_count(task.no_memory_actions(episodes), episodes, counts),
+                                        "oracle": error_by_count(oracle_actions(task, episodes), episodes, counts)}
+                                curve = error_by_count(np.stack(acts, axis=1), episodes, counts)
+                                keep = [k for k, v in enumerate(curve) if v is not None]
+                                refs = study_refs[variant.name]
+                                out.setdefault(name, {}).setdefault("study_count", {})[label] = {
+                                    "counts": keep, "queries": [int(((counts == k) if k < MAX_STUDY
+                                                                     else (counts >= k)).sum()) for k in keep],
+                                    "error": [curve[k] for k in keep],
+                                    "no_memory": [refs["no_memory"][k] for k in keep],
+                                    "oracle": [refs["oracle"][k] for k in keep]}
                             else:
                                 steps: list[np.ndarray] = []
                                 _run(agent, env, variant.seed, bar,
-                                     on_step=lambda info: steps.append(np.asarray(info["regret"], np.float64)))
+                                     on_step=lambda a, info: steps.append(np.asarray(info["regret"], np.float64)))
                                 curve = np.cumsum(np.mean(np.stack(steps), axis=1))
                                 out.setdefault(name, {}).setdefault("regret", {})[label] = {
                                     "cumulative": rounded(curve), "no_memory": references()["no_memory"],
@@ -205,6 +251,12 @@ def check(diag: dict[str, Any], where: str) -> list[str]:
                   f"ablation/tasks/{t}/ablated")
             close(v["normalized"] - v["ablated"], v["drop"], f"ablation/tasks/{t}/drop")
         close(float(np.mean([v["drop"] for v in ab["tasks"].values()])), ab["mean_drop"], "ablation/mean_drop")
+    for t, v in (diag.get("study_count") or {}).items():
+        lists = ("queries", "error", "no_memory", "oracle")
+        if any(len(v[k]) != len(v["counts"]) for k in lists) or v["counts"] != sorted(set(v["counts"])) \
+                or any(not 0 <= c <= MAX_STUDY for c in v["counts"]):
+            problems.append(f"field {where}/study_count/{t}: expected increasing counts in 0..{MAX_STUDY} and one "
+                            f"value per count in {list(lists)}")
     for t, v in (diag.get("regret") or {}).items():
         if np.any(np.diff(v["cumulative"]) < -TOL):
             problems.append(f"field {where}/regret/{t}/cumulative: expected a non-decreasing cumulative regret")

@@ -103,8 +103,8 @@ def reference_metrics(task, env) -> dict[str, np.ndarray]:
 def play(agent, env, obs, progress=None, on_step=None) -> dict[str, np.ndarray]:
     """Play the env's current episodes to the end with ``agent``; returns the per-episode metrics.
 
-    The agent sees observations only; ``info`` (targets, metrics) is read here, by the evaluator, and handed to
-    ``on_step(info)`` after every step if given (the diagnostics' per-step curves).
+    The agent sees observations only; ``info`` (targets, metrics) is read here, by the evaluator, and handed with
+    the step's actions to ``on_step(actions, info)`` after every step if given (the diagnostics' per-step curves).
     """
     n = env.num_envs
     state = agent.reset(n)
@@ -116,7 +116,7 @@ def play(agent, env, obs, progress=None, on_step=None) -> dict[str, np.ndarray]:
         obs, _, terminated, _, info = env.step(actions)
         episode_start = np.zeros(n, dtype=bool)
         if on_step is not None:
-            on_step(info)
+            on_step(actions, info)
         if progress is not None:
             progress.update(1)
     if "episode_metrics" not in info or not terminated.all():

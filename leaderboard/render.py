@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .board import PRIMARY_BOARD, STATUSES
+from .diagnostics import MAX_STUDY
 from .trusted import trusted_entry
 
 OUTPUTS = ("LEADERBOARD.md", "leaderboard.png", "index.html")
@@ -152,9 +153,10 @@ def _with(table: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
     """The diagnostics tables of a board as plain text, ``[(caption, header, rows)]`` (none when no row has
-    diagnostics): memory span, plasticity ablation and bandit regret (``diagnostics.py``). Both pages render them."""
+    diagnostics): memory span, plasticity ablation, association error by study count and bandit regret
+    (``diagnostics.py``). Both pages render them."""
     span, ablation, regret = (_with(table, k) for k in ("memory_span", "ablation", "regret"))
-    out = []
+    out: list[tuple[str, list[str], list[list[str]]]] = []
     if span:
         delays = span[0]["diagnostics"]["memory_span"]["delays"]
         out.append(("Memory span: normalized copy score (0 = no memory, 1 = oracle; each delay normalized with its own "
@@ -174,6 +176,21 @@ def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str]
         out.append(("Plasticity ablation: normalized score → the same with the plastic update switched off at test "
                     "time (eta = 0: the fast weights stay at their start values), on the same episodes. The drop is "
                     "what plasticity adds beyond the recurrent activity.", ["agent", "mean drop", *tasks], rows_))
+    studied = _with(table, "study_count")
+    if studied:
+        tasks = list(dict.fromkeys(t for r in studied for t in r["diagnostics"]["study_count"]))
+        labels = [f"{k}×" if k < MAX_STUDY else f"{k}+×" for k in range(MAX_STUDY + 1)]
+        rows_ = []
+        for r in studied:
+            cells = []
+            for t in tasks:
+                v = r["diagnostics"]["study_count"].get(t) or {"counts": [], "error": []}
+                by = dict(zip(v["counts"], v["error"]))
+                cells += [f"{by[k]:.3f}" if k in by else "–" for k in range(MAX_STUDY + 1)]
+            rows_.append([r["name"] + _marks(r), *cells])
+        out.append(("Learning within the episode (association): query error (a - r)^2 by how many times the queried "
+                    "cue was studied (0×, 1×, ...; lower is better).", ["agent", *[f"{t} {c}" for t in tasks
+                                                                                  for c in labels]], rows_))
     if regret:
         tasks = list(dict.fromkeys(t for r in regret for t in r["diagnostics"]["regret"]))
         rows_ = []
@@ -209,12 +226,14 @@ def diagnostics_markdown(table: list[dict[str, Any]]) -> list[str]:
 
 def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes | None:
     """The diagnostics figure (None when no row has diagnostics): normalized copy score vs delay per agent, the
-    plasticity ablation (normalized score with and without the plastic update, per task), and the cumulative regret
-    curve of each bandit task."""
+    plasticity ablation (normalized score with and without the plastic update, per task), the query error of each
+    association task by times studied, and the cumulative regret curve of each bandit task."""
     span, ablation, regret = (_with(table, k) for k in ("memory_span", "ablation", "regret"))
+    studied = _with(table, "study_count")
     regret_tasks = list(dict.fromkeys(t for r in regret for t in r["diagnostics"]["regret"]))
+    study_tasks = list(dict.fromkeys(t for r in studied for t in r["diagnostics"]["study_count"]))
     panels = ([("span", None)] if span else []) + ([("ablation", None)] if ablation else []) \
-        + [("regret", t) for t in regret_tasks]
+        + [("study", t) for t in study_tasks] + [("regret", t) for t in regret_tasks]
     if not panels:
         return None
     import matplotlib
@@ -251,6 +270,15 @@ def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> 
             ax.axhline(0, color="gray", lw=0.8)
             ax.set_xticks(np.arange(len(tasks)), tasks, rotation=25, ha="right")
             ax.set(ylabel="normalized score (clipped)", title="plasticity ablation (bar: on, tick: off)")
+        elif kind == "study":
+            for r in studied:
+                v = r["diagnostics"]["study_count"].get(task)
+                if v:
+                    ax.plot(v["counts"], np.clip(v["error"], 0, 1.5), marker="o", ms=3, color=colors[r["name"]],
+                            label=r["name"], ls="--" if not r["ranked"] else "-")
+            ax.set_xticks(range(MAX_STUDY + 1), [str(k) if k < MAX_STUDY else f"{k}+" for k in range(MAX_STUDY + 1)])
+            ax.set(xlabel="times the queried cue was studied", ylabel="query error (a - r)^2 (clipped)",
+                   title=f"{task}: learning within the episode")
         else:
             for r in regret:
                 v = r["diagnostics"]["regret"].get(task)

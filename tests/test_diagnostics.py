@@ -217,3 +217,35 @@ def test_pages_show_the_diagnostics_only_when_there_are_some(copy_doc):
     plain = pages(docs, statuses, "diag-copy")
     assert "diagnostics" not in plain["LEADERBOARD.md"].decode() and "diagnostics.png" not in plain
     assert 'id="diagnostics"' not in plain["index.html"].decode()
+
+
+# -- association error by study count ---------------------------------------------------------------------------
+ASSOC = {"name": "assoc", "env_id": "PlasticAssoc-v0", "kwargs": {"n_cues": 3, "trial_length": 8}, "episodes": 8,
+         "seed": 10200000}
+
+
+def test_study_count_curve_of_the_references_is_closed_form(tmp_path):
+    suite = _suite(tmp_path, "diag-assoc", [ASSOC])
+    doc = evaluate([load_agent(n) for n in ("no-memory", "oracle")], suite, progress=False, diagnostics=True)
+    validate(doc, suite=suite)
+    oracle, no_memory = (_agent(doc, n)["diagnostics"]["study_count"]["assoc"] for n in ("oracle", "no-memory"))
+    assert oracle["counts"] == no_memory["counts"] and oracle["counts"][0] == 0
+    assert sum(oracle["queries"]) == D.EPISODES * ASSOC["kwargs"]["trial_length"] // 2
+    # the agents play exactly their references; the oracle knows every studied cue and guesses 0 for the others
+    assert oracle["error"] == oracle["oracle"] and no_memory["error"] == no_memory["no_memory"]
+    assert oracle["error"][1:] == [0.0] * (len(oracle["counts"]) - 1)
+    assert oracle["error"][0] == no_memory["error"][0] > 0
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["study_count"]["assoc"]["counts"] = [0, 0, 1, 2, 3][:len(oracle["counts"])]
+    with pytest.raises(ResultError, match="study_count/assoc"):
+        validate(bad, suite=suite)
+
+
+def test_study_counts_count_the_study_steps_of_each_cue():
+    task = make_task(ASSOC["env_id"], **ASSOC["kwargs"])
+    episodes = task.sample(16, 0)
+    counts = D.study_counts(task, episodes)
+    cues, S = episodes.extras["cue"], task.study_length
+    assert (counts[:, :S] == -1).all()
+    expected = [[(cues[b, :S] == cues[b, t]).sum() for t in range(S, task.episode_length)] for b in range(16)]
+    np.testing.assert_array_equal(counts[:, S:], expected)
