@@ -208,7 +208,7 @@ def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str]
 
 def _diagnostics_intro(table: list[dict[str, Any]]) -> str:
     episodes = next(r["diagnostics"]["episodes"] for r in table if r.get("diagnostics"))
-    return (f"From `plastic-gym evaluate --diagnostics`: {episodes} episodes per diagnostic, the first eval seeds of "
+    return (f"From plastic-gym evaluate --diagnostics: {episodes} episodes per diagnostic, the first eval seeds of "
             "the suite task each derives from (every agent plays the same ones).")
 
 
@@ -241,10 +241,14 @@ def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2, 4.4), dpi=100, squeeze=False)
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols + 2, 4.4 * nrows), dpi=100, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     cmap = plt.get_cmap("tab20")
     colors = {r["name"]: cmap(i % 20) for i, r in enumerate(table)}
-    for ax, (kind, task) in zip(axes[0], panels):
+    for ax, (kind, task) in zip(axes.flat, panels):
         if kind == "span":
             for r in span:
                 ms = r["diagnostics"]["memory_span"]
@@ -287,7 +291,7 @@ def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> 
                             label=r["name"], ls="--" if not r["ranked"] else "-")
             ax.set(xlabel="step t", ylabel="cumulative expected regret", title=f"{task}: regret within the episode")
     handles = {}
-    for ax in axes[0]:
+    for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(0.995, 0.95))
