@@ -249,3 +249,25 @@ def test_study_counts_count_the_study_steps_of_each_cue():
     assert (counts[:, :S] == -1).all()
     expected = [[(cues[b, :S] == cues[b, t]).sum() for t in range(S, task.episode_length)] for b in range(16)]
     np.testing.assert_array_equal(counts[:, S:], expected)
+
+
+def test_submit_round_trip_keeps_the_diagnostics_and_renders_them(copy_doc, tmp_path):
+    from plastic_gym.leaderboard.board import Board
+    from plastic_gym.leaderboard.results import write_json_atomic
+    from plastic_gym.leaderboard.submit import submit
+
+    suite, doc = copy_doc
+    path = write_json_atomic(tmp_path / "r.json", doc)
+    submit(path, tmp_path / "board", suite=suite)
+    board = Board.for_suite(suite, tmp_path / "board")
+    docs, _ = board.load()
+    stored = {d["agents"][0]["metadata"]["name"]: d["agents"][0]["diagnostics"] for d in docs}
+    assert stored == {a["metadata"]["name"]: a["diagnostics"] for a in doc["agents"]}
+    assert (board.dir / "diagnostics.png").read_bytes().startswith(b"\x89PNG")
+    assert "## Within-episode diagnostics" in (board.dir / "LEADERBOARD.md").read_text()
+    bad = copy.deepcopy(doc)
+    _agent(bad, "random")["diagnostics"]["memory_span"]["span"] = 0
+    path = write_json_atomic(tmp_path / "bad.json", bad)
+    with pytest.raises(ResultError, match="memory_span/span"):
+        submit(path, tmp_path / "board2", suite=suite)
+    assert not (tmp_path / "board2").exists() or not any((tmp_path / "board2").rglob("*.json"))
