@@ -101,8 +101,64 @@ def _context(factory, built_for: str, variant: SuiteTask, task, env, seed: int) 
 
 
 def _run(agent, env, seed_of_variant: int, bar, on_step=None) -> dict[str, np.ndarray]:
+    """Play the variant's episodes (``env`` reset to its seed) with ``agent``; the per-episode metrics."""
     obs = env.reset(seed=seed_of_variant)[0]
     return play(agent, env, obs, bar, on_step=on_step)
+
+
+def _mean_score(agent, env, variant: SuiteTask, bar) -> float:
+    return float(np.mean(_run(agent, env, variant.seed, bar)[env.task.primary_metric]))
+
+
+def _ablation(agent, env, variant: SuiteTask, bar, refs) -> dict[str, float] | None:
+    """The agent and its ablation (``without_plasticity()``) on the same episodes; None for a non-plastic agent."""
+    ablate = getattr(agent, "without_plasticity", None)
+    if not (callable(ablate) and getattr(agent, "plastic", False)):
+        return None
+    s, a = _mean_score(agent, env, variant, bar), _mean_score(ablate(), env, variant, bar)
+    n, o = refs()["no_memory"], refs()["oracle"]
+    x, xa = normalize(s, n, o), normalize(a, n, o)
+    return {"score": s, "ablated_score": a, "no_memory": n, "oracle": o, "normalized": x, "ablated": xa,
+            "drop": x - xa}
+
+
+def _study_count(agent, env, variant: SuiteTask, bar, references: dict[str, dict]) -> dict[str, list]:
+    """Query error by study count of the agent and (cached per variant in ``references``) of both references."""
+    task = env.task
+    obs = env.reset(seed=variant.seed)[0]
+    episodes = env.episodes  # read before playing: the last step autoresets
+    acts: list[np.ndarray] = []
+    play(agent, env, obs, bar, on_step=lambda a, info: acts.append(np.asarray(a)))
+    counts = study_counts(task, episodes)
+    if variant.name not in references:
+        references[variant.name] = {
+            "no_memory": error_by_count(task.no_memory_actions(episodes), episodes, counts),
+            "oracle": error_by_count(oracle_actions(task, episodes), episodes, counts)}
+    curve, refs = error_by_count(np.stack(acts, axis=1), episodes, counts), references[variant.name]
+    keep = [k for k, v in enumerate(curve) if v is not None]
+    return {"counts": keep,
+            "queries": [int(((counts == k) if k < MAX_STUDY else (counts >= k)).sum()) for k in keep],
+            "error": [curve[k] for k in keep], "no_memory": [refs["no_memory"][k] for k in keep],
+            "oracle": [refs["oracle"][k] for k in keep]}
+
+
+def _regret(agent, env, variant: SuiteTask, bar, refs) -> dict[str, Any]:
+    """Mean cumulative expected regret after each step, from the per-step regret in the env's info."""
+    steps: list[np.ndarray] = []
+    _run(agent, env, variant.seed, bar, on_step=lambda a, info: steps.append(np.asarray(info["regret"], np.float64)))
+    curve = np.cumsum(np.mean(np.stack(steps), axis=1))
+    return {"cumulative": rounded(curve), "no_memory": refs()["no_memory"], "oracle": refs()["oracle"]}
+
+
+def _applies(kind: str, task) -> bool:
+    """Whether diagnostic ``kind`` is computed on ``task`` (the ablation on whole-episode tasks, regret on bandits)."""
+    from .evaluate import is_interactive
+
+    if kind == "ablation":
+        return not is_interactive(task)
+    if kind == "regret":
+        return is_interactive(task) and task.primary_metric == "regret"
+    return True
 
 
 def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool = True,
@@ -112,92 +168,52 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
     out). An agent that raises is added to ``failures`` (name -> what went wrong), like in ``evaluate``."""
     from tqdm.auto import tqdm
 
-    from .evaluate import is_interactive
+    from plastic_gym import make_task
 
     failures = {} if failures is None else failures
-    plan = variants(suite)
+    extra = runtime_kwargs or {}
     out: dict[str, dict[str, Any]] = {}
     span_rows: dict[str, list] = {}
     study_refs: dict[str, dict[str, list]] = {}  # per assoc variant: the references' errors by study count
     with tqdm(desc="diagnostics", unit="step", disable=not progress, leave=False) as bar:
-        for kind, items in plan.items():
+        for kind, items in variants(suite).items():
             for variant, built_for, label in items:
-                env = None
-                try:
-                    env, _ = make_env(variant, variant.episodes, runtime_kwargs)
-                    task = env.task
-                    if kind == "ablation" and is_interactive(task):
-                        continue
-                    if kind == "regret" and not (is_interactive(task) and task.primary_metric == "regret"):
-                        continue
-                    cache: dict[str, float] = {}  # the references, computed once the first agent needs them
+                if not _applies(kind, make_task(variant.env_id, **variant.kwargs, **extra.get(variant.env_id, {}))):
+                    continue
+                env, _ = make_env(variant, variant.episodes, runtime_kwargs)
+                cache: dict[str, float] = {}  # the references, computed once the first agent needs them
 
-                    def references(task=task, env=env, cache=cache, seed_of=variant.seed) -> dict[str, float]:
-                        if not cache:  # on the variant's episodes: reset first (playing ends in an autoreset)
-                            env.reset(seed=seed_of)
-                            cache.update({k: float(np.mean(v)) for k, v in reference_metrics(task, env).items()})
-                        return cache
+                def refs(task=env.task, env=env, cache=cache, seed_of=variant.seed) -> dict[str, float]:
+                    if not cache:  # on the variant's episodes: reset first (playing ends in an autoreset)
+                        env.reset(seed=seed_of)
+                        cache.update({k: float(np.mean(v)) for k, v in reference_metrics(task, env).items()})
+                    return cache
 
-                    bar.set_postfix_str(f"{kind} {variant.name}")
-                    for factory in factories:
-                        name = factory.metadata.name
-                        if name in failures:
+                bar.set_postfix_str(f"{kind} {variant.name}")
+                for factory in factories:
+                    name = factory.metadata.name
+                    if name in failures:
+                        continue
+                    try:
+                        agent = factory.for_task(_context(factory, built_for, variant, env.task, env, seed))
+                        if agent is None:
                             continue
-                        try:
-                            agent = factory.for_task(_context(factory, built_for, variant, task, env, seed))
-                            if agent is None:
-                                continue
-                            if kind == "memory_span":
-                                s = float(np.mean(_run(agent, env, variant.seed, bar)[task.primary_metric]))
-                                span_rows.setdefault(name, []).append((label, s, references()))
-                            elif kind == "ablation":
-                                ablate = getattr(agent, "without_plasticity", None)
-                                if not (callable(ablate) and getattr(agent, "plastic", False)):
-                                    continue
-                                s = float(np.mean(_run(agent, env, variant.seed, bar)[task.primary_metric]))
-                                a = float(np.mean(_run(ablate(), env, variant.seed, bar)[task.primary_metric]))
-                                refs = references()
-                                entry = out.setdefault(name, {}).setdefault("ablation", {"tasks": {}})
-                                x, xa = normalize(s, refs["no_memory"], refs["oracle"]), \
-                                    normalize(a, refs["no_memory"], refs["oracle"])
-                                entry["tasks"][label] = {"score": s, "ablated_score": a, "no_memory": refs["no_memory"],
-                                                         "oracle": refs["oracle"], "normalized": x, "ablated": xa,
-                                                         "drop": x - xa}
-                            elif kind == "study_count":
-                                obs = env.reset(seed=variant.seed)[0]
-                                episodes = env.episodes  # read before playing: the last step autoresets
-                                acts: list[np.ndarray] = []
-                                play(agent, env, obs, bar, on_step=lambda a, info: acts.append(np.asarray(a)))
-                                counts = study_counts(task, episodes)
-                                if variant.name not in study_refs:  # the references' errors on the same query steps
-                                    study_refs[variant.name] = {
-                                        "no_memory": error_by_count(task.no_memory_actions(episodes), episodes, counts),
-                                        "oracle": error_by_count(oracle_actions(task, episodes), episodes, counts)}
-                                curve = error_by_count(np.stack(acts, axis=1), episodes, counts)
-                                keep = [k for k, v in enumerate(curve) if v is not None]
-                                refs = study_refs[variant.name]
-                                out.setdefault(name, {}).setdefault("study_count", {})[label] = {
-                                    "counts": keep, "queries": [int(((counts == k) if k < MAX_STUDY
-                                                                     else (counts >= k)).sum()) for k in keep],
-                                    "error": [curve[k] for k in keep],
-                                    "no_memory": [refs["no_memory"][k] for k in keep],
-                                    "oracle": [refs["oracle"][k] for k in keep]}
-                            else:
-                                steps: list[np.ndarray] = []
-                                _run(agent, env, variant.seed, bar,
-                                     on_step=lambda a, info: steps.append(np.asarray(info["regret"], np.float64)))
-                                curve = np.cumsum(np.mean(np.stack(steps), axis=1))
-                                out.setdefault(name, {}).setdefault("regret", {})[label] = {
-                                    "cumulative": rounded(curve), "no_memory": references()["no_memory"],
-                                    "oracle": references()["oracle"]}
-                        except SystemExit as err:
-                            failures[name] = (f"diagnostics {kind}, task {variant.name}: exited during the evaluation "
-                                              f"(SystemExit({err.code!r}))")
-                        except Exception as err:  # noqa: BLE001 (agent code: report it, keep the others)
-                            failures[name] = f"diagnostics {kind}, task {variant.name}: {type(err).__name__}: {err}"
-                finally:
-                    if env is not None:
-                        env.close()
+                        if kind == "memory_span":
+                            span_rows.setdefault(name, []).append((label, _mean_score(agent, env, variant, bar),
+                                                                   refs()))
+                            continue
+                        entry = (_ablation(agent, env, variant, bar, refs) if kind == "ablation" else
+                                 _study_count(agent, env, variant, bar, study_refs) if kind == "study_count" else
+                                 _regret(agent, env, variant, bar, refs))
+                        if entry is not None:
+                            section = out.setdefault(name, {}).setdefault(kind, {})
+                            (section.setdefault("tasks", {}) if kind == "ablation" else section)[label] = entry
+                    except SystemExit as err:
+                        failures[name] = (f"diagnostics {kind}, task {variant.name}: exited during the evaluation "
+                                          f"(SystemExit({err.code!r}))")
+                    except Exception as err:  # noqa: BLE001 (agent code: report it, keep the others)
+                        failures[name] = f"diagnostics {kind}, task {variant.name}: {type(err).__name__}: {err}"
+                env.close()
     for name, rows in span_rows.items():
         if len(rows) != len(DELAYS):  # the agent could not play every delay
             continue
