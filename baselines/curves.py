@@ -27,7 +27,8 @@ def load_curves(suite_name: str, checkpoint_dir: Path = CHECKPOINT_DIR) -> dict[
     """recipe name -> seed -> ``curves.json`` of every RL entry of the suite's recipes found in ``checkpoint_dir``."""
     from plastic_gym.io import read_json_file
 
-    names = [n for n in available() if load_recipe(n).kind == "rl" and load_recipe(n).suite == suite_name]
+    recipes = [load_recipe(n) for n in available()]
+    names = [r.name for r in recipes if r.kind == "rl" and r.suite == suite_name]
     out: dict[str, dict[int, dict]] = {}
     for path in sorted(Path(checkpoint_dir).glob("*/curves.json")):
         match = re.fullmatch(r"(.+)-s(\d+)", path.parent.name)
