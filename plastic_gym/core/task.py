@@ -10,6 +10,12 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
+# The validators live in plastic_gym.validation; they stay importable from here, where tasks have always found them.
+from ..validation import reject_unknown_kwargs as reject_unknown_kwargs
+from ..validation import require as require
+from ..validation import require_choice as require_choice
+from ..validation import require_float as require_float
+from ..validation import require_int as require_int
 from .rng import KeyedRandom, random_keys
 
 #: Phase codes stored in ``Episodes.phase``; ``PHASE_NAMES[code]`` is what ``info["phase"]`` shows.
@@ -191,7 +197,8 @@ class Task(Configurable, ABC):
 
     # -- references ------------------------------------------------------------------------------------
     def no_memory_actions(self, episodes: Episodes) -> np.ndarray:
-        """The best actions without memory (``[B, T, ...]``): the target's mean (0 for every task here), or a fixed class."""
+        """The best actions without memory (``[B, T, ...]``): the target's mean (0 for every task here), or a fixed
+        class."""
         if self.kind == "classification":
             return np.zeros(episodes.scored.shape, dtype=np.int64)
         return np.zeros((*episodes.scored.shape, *self.action_space.shape), dtype=np.float32)
@@ -218,8 +225,9 @@ class Task(Configurable, ABC):
         blue (negative) to red (positive), clipped to [-1, 1]; steps not reached yet are grey, the current row is
         marked on the left. Image tasks override this with a picture of their images.
         """
-        columns = [np.asarray(episodes.obs[i], np.float64).reshape(episodes.length, -1), np.full((episodes.length, 1), np.nan),
-                   episodes.target[i].astype(np.float64), np.full((episodes.length, 1), np.nan)]
+        gap = np.full((episodes.length, 1), np.nan)
+        columns = [np.asarray(episodes.obs[i], np.float64).reshape(episodes.length, -1), gap,
+                   episodes.target[i].astype(np.float64), gap]
         if actions is not None:
             columns.append(np.asarray(actions[i], np.float64).reshape(episodes.length, -1))
         values = np.concatenate(columns, axis=1)
@@ -280,40 +288,5 @@ def check_actions(space: spaces.Space, actions: Any, batch_shape: tuple[int, ...
     return np.clip(arr, -MAX_ACTION, MAX_ACTION).astype(np.float32)
 
 
-def reject_unknown_kwargs(cls: type, kwargs: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
-    """Raise a ``ValueError`` listing the valid names if ``kwargs`` has a name ``cls.__init__`` does not take."""
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"] + list(extra)
-    unknown = sorted(set(kwargs) - set(valid))
-    if unknown:
-        raise ValueError(f"{getattr(cls, 'metadata', {}).get('name', cls.__name__)} got unknown kwarg(s) {unknown}; "
-                         f"expected some of {valid}")
-
-
 def _fmt(v: np.ndarray) -> str:
     return "[" + " ".join(f"{x:+.2f}" for x in np.ravel(v)) + "]"
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``condition``: the one way task kwargs are validated."""
-    if not condition:
-        raise ValueError(message)
-
-
-def require_int(name: str, value: Any, minimum: int = 1) -> int:
-    """An int kwarg >= minimum (bools rejected)."""
-    require(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum,
-            f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def require_float(name: str, value: Any, minimum: float = 0.0) -> float:
-    """A finite real kwarg >= minimum."""
-    require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and np.isfinite(value) and value >= minimum, f"{name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
-
-
-def require_choice(name: str, value: Any, choices: tuple) -> Any:
-    """A kwarg that must be one of ``choices``."""
-    require(value in choices, f"{name} must be one of {choices}, got {value!r}")
-    return value
