@@ -22,6 +22,13 @@ actions never change later observations, so no method profits from credit assign
 Outputs of one run (recipe ``NAME``, seed ``S``), all in ``checkpoints/NAME-sS/``: ``<task>.zip`` (the SB3 model, its
 spec ``sb3:ALGO:<task>.zip``), ``curves.json`` (the primary metric of the training episodes, per rollout),
 ``curves.png`` and ``manifest.json``.
+
+Long runs survive interruption: every ``snapshot_every`` env steps the model and its curve so far are written to the
+run folder ``runs_dir/NAME/sS/<task>/`` (``model.zip``, ``records.json``, and ``run.json``, the settings they were
+trained with). Training a task whose run folder holds a snapshot of the same settings continues from it, up to the
+budget asked for now (so a run can also be extended to a larger budget, into an entry folder that does not hold
+that task yet). A resumed run starts fresh
+episodes (env seed ``S + steps done``) and fresh random streams, so it is not bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ import numpy as np
 from plastic_gym.io import read_json_file, write_atomic
 from plastic_gym.leaderboard.results import write_json_atomic
 
-from .entries import (CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs,
-                      write_entry_manifest)
+from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
 from .recipes import Recipe
 
 ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
+#: Env steps between two resumable snapshots of a run (the recipes' rollouts are 2048 steps: one every 32 rollouts).
+SNAPSHOT_EVERY = 65_536
 REGIMES = {"PPO": "ppo", "RecurrentPPO": "recurrent-ppo", "PlasticPPO": "plastic-ppo"}
 _OWN_FIELDS = ("algo", "frame_stack", "image_channels")
 
@@ -68,28 +76,37 @@ def make_env(env_id: str, kwargs: dict[str, Any], n_envs: int, seed: int, frame_
     return VecFrameStack(env, frame_stack) if frame_stack > 1 else env
 
 
-def build_model(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
-    """The SB3 algorithm of ``settings`` on ``env`` (policy class chosen for the observation space)."""
-    from gymnasium import spaces
+def algo_class(algo: Any, where: str = "recipe"):
+    """The SB3 algorithm class named ``algo`` (one of ``ALGOS``)."""
     from sb3_contrib import RecurrentPPO
     from stable_baselines3 import PPO
 
-    from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy
+    from plastic_gym.agents import PlasticPPO
+
+    if algo not in ALGOS:
+        raise ValueError(f"{where}: algo must be one of {ALGOS}, got {algo!r}")
+    return {"PPO": PPO, "RecurrentPPO": RecurrentPPO, "PlasticPPO": PlasticPPO}[algo]
+
+
+def build_model(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
+    """The SB3 algorithm of ``settings`` on ``env`` (policy class chosen for the observation space)."""
+    from gymnasium import spaces
+
+    from plastic_gym.agents import PlasticRecurrentPolicy
     from plastic_gym.agents.sb3_policy import ImageLabelExtractor
 
     algo = settings.get("algo")
-    if algo not in ALGOS:
-        raise ValueError(f"{where}: algo must be one of {ALGOS}, got {algo!r}")
+    cls = algo_class(algo, where)
     kwargs = {k: v for k, v in settings.items() if k not in _OWN_FIELDS}
     policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
     image = isinstance(env.observation_space, spaces.Dict)
     if image:
         policy_kwargs.setdefault("features_extractor_class", ImageLabelExtractor)
         policy_kwargs.setdefault("features_extractor_kwargs", {"channels": settings.get("image_channels", 32)})
-    cls, policy = {
-        "PPO": (PPO, "MultiInputPolicy" if image else "MlpPolicy"),
-        "RecurrentPPO": (RecurrentPPO, "MultiInputLstmPolicy" if image else "MlpLstmPolicy"),
-        "PlasticPPO": (PlasticPPO, PlasticRecurrentPolicy),
+    policy = {
+        "PPO": "MultiInputPolicy" if image else "MlpPolicy",
+        "RecurrentPPO": "MultiInputLstmPolicy" if image else "MlpLstmPolicy",
+        "PlasticPPO": PlasticRecurrentPolicy,
     }[algo]
     try:
         return cls(policy, env, seed=seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0, **kwargs)
@@ -120,12 +137,74 @@ def metric_curve_callback(primary: str, records: list[dict[str, Any]]):
     return MetricCurve()
 
 
-def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, steps: int | None = None,
+def snapshot_callback(run_dir: Path, records: list[dict[str, Any]], every: int, seconds_before: float = 0.0):
+    """An SB3 callback that writes the model and ``records`` to ``run_dir`` (atomically) after the rollout in which
+    the env-step count crosses a multiple of ``every``, and once more when training ends. ``seconds_before``: the
+    training time of the run before this ``learn`` (a resumed run), added to the time measured here."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Snapshot(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.last = self.num_timesteps
+            self.start = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            if self.num_timesteps // every > self.last // every:
+                self.save()
+
+        def _on_training_end(self) -> None:
+            if self.num_timesteps != self.last:
+                self.save()
+
+        def save(self) -> None:
+            save_snapshot(self.model, records, run_dir, seconds_before + time.perf_counter() - self.start)
+            self.last = self.num_timesteps
+
+    return Snapshot()
+
+
+def save_snapshot(model, records: list[dict[str, Any]], run_dir: Path, seconds: float) -> None:
+    """Write ``model.zip`` and then ``records.json`` (the curve up to the model's step, and the training seconds so
+    far) into ``run_dir``."""
+    buffer = io.BytesIO()
+    model.save(buffer)
+    write_atomic(run_dir / "model.zip", buffer.getvalue(), overwrite=True)
+    snapshot = {"env_steps": int(model.num_timesteps), "train_seconds": round(seconds, 1), "records": records}
+    write_json_atomic(run_dir / "records.json", snapshot, overwrite=True)
+
+
+def resume_or_build(settings: dict[str, Any], env, seed: int, run_dir: Path, force: bool, where: str):
+    """The model to train, its curve and its training seconds so far: the snapshot in ``run_dir`` if it was trained
+    with the same ``settings`` (and not ``force``), else a new model (the run folder is then started afresh)."""
+    run_file = run_dir / "run.json"
+    wanted = {"seed": seed, "settings": settings}
+    if not force and (run_dir / "model.zip").exists() and run_file.exists():
+        stored = read_json_file(run_file, "run settings")
+        if stored != wanted:
+            raise ValueError(f"{where}: {run_dir} holds a snapshot trained with other settings ({stored}); "
+                             f"use force=True (--force) to start that task over")
+        model = algo_class(settings["algo"], where).load(run_dir / "model.zip", env=env, device="cpu")
+        model._last_obs = None  # the next learn() resets the (new) env and starts every episode afresh
+        saved = read_json_file(run_dir / "records.json", "records")
+        records = [r for r in saved["records"] if r["step"] <= model.num_timesteps]
+        return model, records, float(saved.get("train_seconds", 0.0))
+    model = build_model(settings, env, seed, where=where)
+    write_json_atomic(run_file, wanted, overwrite=True)
+    return model, [], 0.0
+
+
+def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
                  tasks: list[str] | None = None, checkpoint_dir: str | Path = CHECKPOINT_DIR,
-                 force: bool = False, progress: bool = True) -> Path:
+                 force: bool = False, progress: bool = True, snapshot_every: int = SNAPSHOT_EVERY) -> Path:
     """Train one model per suite task (or the named ``tasks``) for ``steps`` env steps (default: the recipe's), save
-    them with their curves and write the manifest. Returns the manifest path. (``runs_dir`` is unused: an RL run keeps
-    no state beyond its model; it is accepted so that every recipe kind takes the same arguments.)"""
+    them with their curves and write the manifest. Returns the manifest path.
+
+    A task that the entry folder already holds is refused unless ``force``. A task whose run folder under
+    ``runs_dir`` holds a snapshot of the same settings continues from it (module docstring); ``force`` starts over.
+    """
     from plastic_gym import make_task
 
     selected = select_tasks(recipe, tasks)
@@ -135,24 +214,33 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path | None = None, 
     curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
     for task in selected:
         settings = recipe.train_fields(task.name)
-        budget = int(steps if steps is not None else settings.pop("steps"))
+        budget = int(steps if steps is not None else settings["steps"])
         settings.pop("steps", None)
         kwargs = training_kwargs(task)
         spec = make_task(task.env_id, **kwargs)
-        n_envs = int(settings.pop("n_envs", 16))
-        env = make_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
-        model = build_model(settings, env, seed, where=f"recipe {recipe.name}, task {task.name}")
-        records: list[dict[str, Any]] = []
+        n_envs = int(settings.get("n_envs", 16))
+        algo_settings = {k: v for k, v in settings.items() if k != "n_envs"}
+        where = f"recipe {recipe.name}, task {task.name}"
+        run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
+        probe = make_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
+        model, records, seconds = resume_or_build(algo_settings, probe, seed, run_dir, force, where)
+        done = int(model.num_timesteps)
+        if done:  # fresh episodes after a resume (the first ones were played already)
+            probe.close()
+            model.set_env(make_env(task.env_id, kwargs, n_envs, seed + done, frame_stack_of(settings, spec)))
         start = time.perf_counter()
-        model.learn(budget, callback=metric_curve_callback(spec.primary_metric, records), progress_bar=progress)
-        seconds = time.perf_counter() - start
+        if budget > done:
+            model.learn(budget - done, reset_num_timesteps=False, progress_bar=progress,
+                        callback=[metric_curve_callback(spec.primary_metric, records),
+                                  snapshot_callback(run_dir, records, snapshot_every, seconds)])
+        seconds += time.perf_counter() - start
         buffer = io.BytesIO()
         model.save(buffer)
         write_atomic(out / f"{task.name}.zip", buffer.getvalue(), overwrite=True)
         curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
                              "train_seconds": round(seconds, 1), "records": records}
         write_json_atomic(curves_path, curves, overwrite=True)
-        env.close()
+        model.get_env().close()
     return write_manifest(recipe, seed, out)
 
 
