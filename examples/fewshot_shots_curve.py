@@ -85,7 +85,7 @@ def curves(doc: dict, failures: dict[str, str]) -> dict:
     for agent in doc["agents"] if doc else []:
         run = agent["runs"][0]
         points = []
-        for k, task in zip(SHOTS, doc["tasks"]):
+        for k, task in zip(SHOTS, doc["tasks"], strict=True):
             r = run[task["name"]]
             acc = np.asarray(r["primary"], np.float64)
             points.append({"n_shot": k, "fallback": r["fallback"]} | ({} if r["fallback"] else {

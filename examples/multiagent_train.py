@@ -77,7 +77,8 @@ def references(name: str, n_episodes: int = 300) -> dict[str, float]:
 
 
 def train(name: str, timesteps: int, seed: int, n_copies: int = 8):
-    """PPO (MlpPolicy, parameter sharing) on one env; returns (timesteps, mean score of the episodes of each rollout)."""
+    """PPO (MlpPolicy, parameter sharing) on one env; returns (timesteps, mean score of the episodes of each
+    rollout)."""
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -129,9 +130,9 @@ def plot(curves: dict, refs: dict, path: Path, meta: str) -> None:
 
     fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4))
     ylabels = {"coop_assoc_v0": "team query MSE (lower is better)", "repeated_game_v0": "mean payoff per round"}
-    for ax, (name, curve) in zip(np.atleast_1d(axes), curves.items()):
+    for ax, (name, curve) in zip(np.atleast_1d(axes), curves.items(), strict=True):
         ax.plot(curve[:, 0], curve[:, 1], label="PPO, MLP, shared by both agents")
-        for (label, value), style in zip(refs[name].items(), ["--", ":", "-."]):
+        for (label, value), style in zip(refs[name].items(), ["--", ":", "-."], strict=False):  # up to three references
             ax.axhline(value, ls=style, color="gray", label=f"{label}: {value:.3f}")
         ax.set(title=name, xlabel="env steps (all agents)", ylabel=ylabels[name])
         ax.legend(fontsize=8)

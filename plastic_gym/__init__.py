@@ -7,8 +7,8 @@ imports torch: the agents live in ``plastic_gym.agents`` (extra ``[agents]``).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .core.rng import KeyedRandom
 from .core.interactive import InteractiveTask, rollout
+from .core.rng import KeyedRandom
 from .core.task import PHASE_NAMES, Episodes, Task
 from .registration import ENV_IDS, RL_ENV_IDS, make_task, register_envs, task_class
 

@@ -40,15 +40,25 @@ def reference_rows(episodes: int, seed: int) -> list[dict]:
             rows.append({"id": env_id, "error": str(err)})
             continue
         batch = task.sample(episodes, seed)
-        score = lambda actions: float(np.mean(task.episode_metrics(actions, batch)[task.primary_metric]))  # noqa: E731
-        rows.append({
-            "id": env_id, "obs": describe_space(task.observation_space), "action": describe_space(task.action_space),
-            "T": task.episode_length, "metric": task.primary_metric + (" (higher better)" if task.higher_is_better else ""),
-            "no_memory": score(task.no_memory_actions(batch)), "oracle": score(task.oracle_actions(batch)),
+        rows.append(describe_task(env_id, task) | {
+            "no_memory": mean_primary(task, task.no_memory_actions(batch), batch),
+            "oracle": mean_primary(task, task.oracle_actions(batch), batch),
         })
     for env_id in tqdm(plastic_gym.RL_ENV_IDS, desc="meta-RL tasks", leave=False):
         rows.append(interactive_row(env_id, episodes, seed))
     return rows
+
+
+def describe_task(env_id: str, task) -> dict:
+    """The columns of a row that describe the task itself: id, spaces, episode length and primary metric."""
+    higher = " (higher better)" if task.higher_is_better else ""
+    return {"id": env_id, "obs": describe_space(task.observation_space), "action": describe_space(task.action_space),
+            "T": task.episode_length, "metric": task.primary_metric + higher}
+
+
+def mean_primary(task, actions, batch) -> float:
+    """The primary metric of ``actions`` on the episodes ``batch``, averaged over the episodes."""
+    return float(np.mean(task.episode_metrics(actions, batch)[task.primary_metric]))
 
 
 def interactive_row(env_id: str, episodes: int, seed: int) -> dict:
@@ -60,9 +70,7 @@ def interactive_row(env_id: str, episodes: int, seed: int) -> dict:
     keys = seed_keys(seed + np.arange(episodes, dtype=object))
     scores = {name: float(np.mean(plastic_gym.rollout(task, cls(task), keys, seed)[task.primary_metric]))
               for name, cls in task.references.items()}
-    return {
-        "id": env_id, "obs": describe_space(task.observation_space), "action": describe_space(task.action_space),
-        "T": task.episode_length, "metric": task.primary_metric + (" (higher better)" if task.higher_is_better else ""),
+    return describe_task(env_id, task) | {
         "no_memory": scores.pop("no_memory"), "oracle": scores.pop("oracle"), "classical": scores,
     }
 
@@ -79,13 +87,14 @@ def format_table(rows: list[dict], markdown: bool = False) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
-    widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()  # noqa: E731
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()  # noqa: E731
     notes = [f"\n{r['id']}: {r['error']}" for r in rows if "error" in r]
     classical = [f"{r['id']}: " + ", ".join(f"{k} {v:.3f}" for k, v in r["classical"].items())
                  for r in rows if r.get("classical")]
     if classical:
-        notes.append("\nclassical references of the meta-RL tasks (non-privileged, same episodes):\n" + "\n".join(classical))
+        title = "\nclassical references of the meta-RL tasks (non-privileged, same episodes):\n"
+        notes.append(title + "\n".join(classical))
     return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(row) for row in body] + notes)
 
 

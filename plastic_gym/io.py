@@ -11,8 +11,8 @@ with a plan of where each goes; renaming that folder to ``.commit`` is the one a
 are then moved into place and the folder removed. A crash before the rename leaves the old state (the temp folder is
 removed by the next ``recover``); a crash after it is completed by the next ``recover``. Everyone who reads or
 writes such a folder does so under its lock (``folder_lock``, ``fcntl.flock``: the kernel releases it when a process
-dies, so a killed writer never leaves it held; ``msvcrt.locking`` on Windows) and calls ``recover`` first, so they see the state before or after a
-commit, never one between.
+dies, so a killed writer never leaves it held; ``msvcrt.locking`` on Windows) and calls ``recover`` first, so they
+see the state before or after a commit, never one between.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 #: Names inside a committed folder that belong to the commit machinery.
 LOCK_NAME, COMMIT_NAME, STAGING_PREFIX = ".lock", ".commit", ".staging-"

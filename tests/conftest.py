@@ -35,7 +35,8 @@ def env_id(request) -> str:
 
 @pytest.fixture
 def torch_one_thread():
-    """Run torch on one thread for the test (small models are faster so, and results do not depend on the core count)."""
+    """Run torch on one thread for the test (small models are faster so, and results do not depend on the core
+    count)."""
     torch = pytest.importorskip("torch")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

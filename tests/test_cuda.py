@@ -16,12 +16,11 @@ torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
-from plastic_gym.agents import PlasticNetwork, ReferencePlasticNetwork  # noqa: E402
+from test_plastic_network import assert_rel_close, assert_states_close, grads, inputs, make_pair, outer_loss  # noqa: E402
+
+from plastic_gym.agents import PlasticNetwork  # noqa: E402
 from plastic_gym.agents.checkpoint import load_checkpoint, load_model  # noqa: E402
 from plastic_gym.agents.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, predict, train  # noqa: E402
-
-from test_plastic_network import (  # noqa: E402
-    assert_rel_close, assert_states_close, grads, inputs, make_pair, outer_loss)
 
 CUDA = torch.device("cuda")
 

@@ -9,10 +9,10 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import EMBEDDED_IDS, VECTOR_IDS, env_kwargs
 from gymnasium.utils.env_checker import check_env
 
 import plastic_gym
-from conftest import EMBEDDED_IDS, VECTOR_IDS, env_kwargs
 from plastic_gym.tasks.assoc import PlasticAssocEnv, PlasticAssocVectorEnv
 
 
@@ -82,7 +82,7 @@ def test_vector_env_matches_sync_vector_env(env_id, seed):
     for _ in range(steps):
         actions = random_actions(native.single_action_space, n, rng)
         got, want = native.step(actions), sync.step(actions)
-        for a, b in zip(got[:4], want[:4]):
+        for a, b in zip(got[:4], want[:4], strict=True):
             assert_equal_tree(a, b)
         assert got[2].dtype == bool
 

@@ -40,7 +40,7 @@ def assert_equal_tree(a, b):
         return
     if isinstance(a, tuple):
         assert len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             assert_equal_tree(x, y)
         return
     a, b = (np.stack(list(x)) if isinstance(x, np.ndarray) and x.dtype == object else x for x in (a, b))
@@ -95,7 +95,7 @@ def test_vector_env_matches_sync_vector_env(env_id, kwargs, mode):
     for _ in range(2 * horizon + 3):  # two whole episodes and their autoresets
         actions = rng.integers(0, native.single_action_space.n, size=n)
         got, want = native.step(actions), sync.step(actions)
-        for a, b in zip(got, want):
+        for a, b in zip(got, want, strict=True):
             assert_equal_tree(a, b)
         ends += bool(got[2].any())
     assert ends >= 2
@@ -154,7 +154,7 @@ def test_episode_return_matches_metrics_and_env(env_id, kwargs):
     state, obs0 = task.start_keys(seed_keys([11]))
     np.testing.assert_array_equal(obs, obs0[0])
     total, rng = 0.0, np.random.default_rng(1)
-    for t in range(task.episode_length):
+    for _ in range(task.episode_length):
         a = int(rng.integers(task.n_actions))
         obs, reward, terminated, truncated, info = env.step(a)
         state, obs1, r1, _, _ = task.advance(state, [a])
@@ -245,7 +245,7 @@ def test_references_as_agents_on_the_vector_env(env_id, name):
         if terminated.all():
             played.append(info["episode_metrics"][task.primary_metric])
     first = seed_keys(seed + np.arange(n, dtype=object))
-    for got, k in zip(played, [first, next_keys(first)]):
+    for got, k in zip(played, [first, next_keys(first)], strict=True):
         np.testing.assert_array_equal(got, rollout(task, task.references[name](task), k, 0)[task.primary_metric])
 
 
@@ -310,7 +310,7 @@ def test_harlow_slots_shuffle_and_objects_stay():
     D = task.object_size
     pair = {obs[0, :D].tobytes(), obs[0, D:2 * D].tobytes()}
     lefts = []
-    for t in range(task.n_trials):
+    for _ in range(task.n_trials):
         slot = task.rewarded_slot(state)
         lefts.append(obs[0, :D].tobytes())
         assert {obs[0, :D].tobytes(), obs[0, D:2 * D].tobytes()} == pair

@@ -1,4 +1,5 @@
-"""The PettingZoo envs of plastic_gym.multiagent: API conformance, seeding, errors, what each task needs, SB3 training."""
+"""The PettingZoo envs of plastic_gym.multiagent: API conformance, seeding, errors, what each task needs, SB3
+training."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
     return a == b
@@ -80,7 +81,7 @@ def test_spaces_cached_bools_and_zero_final_observation(module):
         assert env.observation_space(agent) is env.observation_space(agent)
         assert env.action_space(agent) is env.action_space(agent)
     steps = _trajectory(env, 3)
-    for obs, rew, term, trunc, infos in steps[1:]:
+    for obs, rew, term, trunc, _infos in steps[1:]:
         assert all(type(v) is bool for v in [*term.values(), *trunc.values()])
         assert all(type(v) is float for v in rew.values())
         for a, o in obs.items():
@@ -241,7 +242,8 @@ def test_repeated_game_payoffs_rewards_and_observations():
     obs, rew, _, _, infos = env.step({"player_0": 2, "player_1": 1})
     assert infos["player_0"]["payoff"] == pytest.approx(payoff[2, 1])
     assert rew["player_0"] == rew["player_1"] != payoff[2, 1]  # noisy
-    assert np.array_equal(obs["player_0"][:6], [0, 0, 1, 0, 1, 0]) and np.array_equal(obs["player_1"][:6], [0, 1, 0, 0, 0, 1])
+    assert np.array_equal(obs["player_0"][:6], [0, 0, 1, 0, 1, 0])
+    assert np.array_equal(obs["player_1"][:6], [0, 1, 0, 0, 0, 1])
     assert obs["player_0"][6] == np.float32(rew["player_0"]) and obs["player_0"][7] == pytest.approx(0.8)
 
 
@@ -280,7 +282,7 @@ def test_sb3_vec_env_is_seeded_and_shares_one_policy(module):
     rewards = []
     for _ in range(env.episode_length + 2):  # across the automatic reset
         ra, rb = a.step(actions), b.step(actions)
-        assert all(np.array_equal(x, y) for x, y in zip(ra[:3], rb[:3]))
+        assert all(np.array_equal(x, y) for x, y in zip(ra[:3], rb[:3], strict=True))
         rewards.append(ra[1])
     rewards = np.array(rewards)  # [steps, rows]: row 2c + i is agent i of copy c
     assert np.array_equal(rewards[:, 0], rewards[:, 1])  # the team reward, for both agents of a copy

@@ -7,6 +7,7 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import OMNIGLOT_DIR as OMNIGLOT
 from gymnasium.utils.env_checker import check_env
 from scipy.ndimage import gaussian_filter
 
@@ -15,8 +16,6 @@ from plastic_gym.core.rng import KeyedRandom
 from plastic_gym.core.task import QUERY, STUDY
 from plastic_gym.tasks import glyphs
 from plastic_gym.tasks.oneshot import OneShotTask, occurrence_rank, sample_distinct
-
-from conftest import OMNIGLOT_DIR as OMNIGLOT
 
 HAVE_OMNIGLOT = (OMNIGLOT / "images_background_small1.zip").is_file() and \
     (OMNIGLOT / "images_background_small2.zip").is_file()
@@ -203,7 +202,7 @@ def test_env_and_vector_env_agree(env_id, kwargs):
                 np.testing.assert_array_equal(vobs[k][i], obs[i][k])
         actions = rng.integers(0, 5, n)
         vobs, vrew, vterm, _, vinfo = venv.step(actions)
-        steps = [e.step(int(a)) for e, a in zip(envs, actions)]
+        steps = [e.step(int(a)) for e, a in zip(envs, actions, strict=True)]
         obs = [s[0] for s in steps]
         np.testing.assert_array_equal(vrew, [s[1] for s in steps])
         assert list(vterm) == [s[2] for s in steps] == [t == length - 1] * n
@@ -288,7 +287,7 @@ def test_step_after_end_and_before_reset():
         env.step(0)
 
 
-# -- gymnasium checks and rendering ----------------------------------------------------------------------------------------
+# -- gymnasium checks and rendering ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("env_id, kwargs", SOURCES)
 @pytest.mark.parametrize("render_mode", ["ansi", "rgb_array"])
 def test_check_env(env_id, kwargs, render_mode):

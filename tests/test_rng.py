@@ -18,7 +18,7 @@ def test_rows_do_not_depend_on_the_batch():
     whole = draw_all(keys)
     for i in (0, 4, 9):
         alone = draw_all(keys[i:i + 1])
-        for a, b in zip(whole, alone):
+        for a, b in zip(whole, alone, strict=True):
             np.testing.assert_array_equal(a[i], b[0])
 
 

@@ -54,8 +54,8 @@ def test_assoc_layout_and_statistics():
     np.testing.assert_array_equal(ep.scored, np.broadcast_to(query, ep.scored.shape))
     noise = ep.obs[..., :d] - stimuli[rows, cue]
     assert abs(noise.std() - task.noise) < 0.002 and abs(noise.mean()) < 0.002
-    assert 0 <= stimuli.min() and stimuli.max() < 1 and abs(stimuli.mean() - 0.5) < 0.01
-    assert -1 <= rewards.min() and rewards.max() < 1 and abs(rewards.var() - 1 / 3) < 0.01
+    assert stimuli.min() >= 0 and stimuli.max() < 1 and abs(stimuli.mean() - 0.5) < 0.01
+    assert rewards.min() >= -1 and rewards.max() < 1 and abs(rewards.var() - 1 / 3) < 0.01
     np.testing.assert_allclose(np.bincount(cue.ravel(), minlength=5) / cue.size, 0.2, atol=0.005)
 
 
@@ -88,7 +88,7 @@ def test_regression_layout_and_z_scoring(env_id):
     np.testing.assert_allclose(y.std(1), 1, atol=1e-4)
     assert not shown[:, ~train].any()
     assert abs((shown[:, train] - y[:, train]).std() - task.noise) < 0.003
-    assert -1 <= x.min() and x.max() < 1 and abs(x.var() - 1 / 3) < 0.01
+    assert x.min() >= -1 and x.max() < 1 and abs(x.var() - 1 / 3) < 0.01
     np.testing.assert_array_equal(ep.scored, np.broadcast_to(~train, ep.scored.shape))
     no_memory = task.episode_metrics(task.no_memory_actions(ep), ep)["test_mse"].mean()
     assert no_memory == pytest.approx(1.0, abs=0.05)

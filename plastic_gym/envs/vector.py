@@ -40,7 +40,8 @@ class PlasticVectorEnv(VectorEnv):
     task_class: ClassVar[type[Task]]
     #: What steps the task's episodes: ``EpisodePlayer`` (SPEC section 2) or ``InteractivePlayer`` (section 6).
     player_class: ClassVar[type] = EpisodePlayer
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"],
+                                          "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, **task_kwargs: Any):
@@ -48,7 +49,8 @@ class PlasticVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        autoreset_mode = _AUTORESET_MODES.get(str(getattr(autoreset_mode, "value", autoreset_mode)).lower().replace("_", ""))
+        mode_name = str(getattr(autoreset_mode, "value", autoreset_mode)).lower().replace("_", "")
+        autoreset_mode = _AUTORESET_MODES.get(mode_name)
         if autoreset_mode is None:
             raise ValueError('autoreset_mode must be "next_step" or "same_step" (or a gymnasium AutoresetMode)')
         self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}

@@ -175,7 +175,8 @@ def _rasterize_block(points: np.ndarray, active: np.ndarray, gain: np.ndarray, s
     f = (xy - cell).astype(np.float64)
     fx, fy = f[..., 0], f[..., 1]
     image = np.repeat(np.arange(N, dtype=np.int64), K)[keep]
-    idx = cell[..., 1].astype(np.int64) * side + cell[..., 0].astype(np.int64) + (side + 1 + image * side * side)[:, None]
+    row, col = cell[..., 1].astype(np.int64), cell[..., 0].astype(np.int64)
+    idx = row * side + col + (side + 1 + image * side * side)[:, None]
     wx0, wx1 = w * (1 - fx), w * fx
     idx = np.concatenate([idx, idx + 1, idx + side, idx + side + 1], axis=None)
     wts = np.concatenate([wx0 * (1 - fy), wx1 * (1 - fy), wx0 * fy, wx1 * fy], axis=None)

@@ -194,7 +194,7 @@ class Explorer(ReferencePolicy):
         seen = (view[:, None, :] == lay.view[None]).all(-1)  # [B, C] the cells with this view
         first, hit, bump = prev < 0, reward > HIT_REWARD / 2, reward < 0
         a = np.maximum(prev, 0)
-        came = pstate["where"] & (lay.blocked[:, a].T == bump[:, None])  # [B, C] cells consistent with the bump
+        came = pstate["where"] & (bump[:, None] == lay.blocked[:, a].T)  # [B, C] cells consistent with the bump
         rows, cells = np.nonzero(came)
         entered = np.zeros((B, C), bool)
         entered[rows, lay.move[cells, a[rows]]] = True

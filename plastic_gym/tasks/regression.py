@@ -1,4 +1,5 @@
-"""PlasticRegression-v0 / PlasticRegressionMLP-v0: learn a fresh random function from a few examples (SPEC section 3)."""
+"""PlasticRegression-v0 / PlasticRegressionMLP-v0: learn a fresh random function from a few examples (SPEC
+section 3)."""
 
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ def _fit_mlp(x_train, y_train, x_all, noise, restarts=8, iterations=400, lr=0.05
         grads = {
             "w2": np.einsum("brn,brnh->brh", d_out, hidden) + weight_decay * params["w2"],
             "c2": d_out.sum(-1),
-            "w1": np.einsum("brnd,brnh->brdh", np.broadcast_to(xt, (B, restarts, N, n)), d_hidden) + weight_decay * params["w1"],
+            "w1": (np.einsum("brnd,brnh->brdh", np.broadcast_to(xt, (B, restarts, N, n)), d_hidden)
+                   + weight_decay * params["w1"]),
             "c1": d_hidden.sum(2),
         }
         for k in params:
