@@ -32,7 +32,7 @@ _EXPORTS = {
     "ModelConfig": "model",
     "TaskModel": "model",
     "build_model": "model",
-    "TrainConfig": "trainer",
+    "TrainConfig": "train_config",
     "Trainer": "trainer",
     "train": "trainer",
     # Stable-Baselines3: policy, rollout buffers, algorithm, vector envs
@@ -65,7 +65,8 @@ if TYPE_CHECKING:
     from .reference import ReferencePlasticNetwork
     from .sb3_policy import ImageLabelExtractor, PlasticCore, PlasticRecurrentPolicy
     from .state import LazyWeights, PlasticState
-    from .trainer import TrainConfig, Trainer, train
+    from .train_config import TrainConfig
+    from .trainer import Trainer, train
     from .vec_env import NativeVecEnv, make_native_vec_env
 
 

@@ -21,8 +21,8 @@ import torch
 
 from plastic_gym.io import atomic_path
 
-__all__ = ["atomic_path", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "check_matches", "load_checkpoint",
-           "load_model", "save_checkpoint"]
+__all__ = ["atomic_path", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "check_matches",
+           "load_checkpoint", "load_model", "plain", "save_checkpoint", "to_cpu"]
 
 CHECKPOINT_FORMAT = "plastic-gym-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -33,8 +33,21 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, not a plastic-gym checkpoint, or not matching what was asked."""
 
 
+def to_cpu(value: Any) -> Any:
+    """``value`` with every tensor (in nested dicts, lists and tuples) moved to the CPU, for a device-free
+    checkpoint."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_cpu(v) for v in value)
+    return value
+
+
 def plain(value: Any) -> Any:
-    """``value`` as JSON-like plain types (numpy scalars and tuples converted), so ``weights_only`` loading accepts it."""
+    """``value`` as JSON-like plain types (numpy scalars and tuples converted), so ``weights_only`` loading accepts
+    it."""
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else list(v)))
 
 
@@ -53,10 +66,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, corrupt, or unsafe content: all mean "not usable"
+        first_line = (str(err).splitlines() or [""])[0][:200]
         raise CheckpointError(f"checkpoint {path} is corrupt or not a plastic-gym checkpoint "
-                              f"(torch.load failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]})") from err
+                              f"(torch.load failed: {type(err).__name__}: {first_line})") from err
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a plastic-gym checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r})")
+        raise CheckpointError(f"{path} is not a plastic-gym checkpoint "
+                              f"(expected a dict with format={CHECKPOINT_FORMAT!r})")
     if data.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {data.get('version')!r}; this plastic-gym reads "
                               f"version {CHECKPOINT_VERSION}")
@@ -89,7 +104,8 @@ def check_matches(checkpoint: dict[str, Any], expected: dict[str, Any], path: st
 
 
 def load_model(path: str | os.PathLike):
-    """``(model, task, checkpoint)`` from a checkpoint file: the task rebuilt from its id and kwargs, the model in eval mode."""
+    """``(model, task, checkpoint)`` from a checkpoint file: the task rebuilt from its id and kwargs, the model in eval
+    mode."""
     from plastic_gym import make_task
 
     from .model import ModelConfig, TaskModel

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +32,15 @@ from tqdm.auto import tqdm
 
 import plastic_gym
 from plastic_gym import make_task
+from plastic_gym.io import write_atomic
 
-from plastic_gym.io import atomic_path, write_atomic
-
-from .checkpoint import CheckpointError, check_matches, load_checkpoint, plain, save_checkpoint
+from .checkpoint import CheckpointError, check_matches, load_checkpoint, plain, save_checkpoint, to_cpu
 from .model import ModelConfig, TaskModel, build_model, outputs_to_actions
+from .plots import plot_curves
+from .train_config import TrainConfig, resolve_device
 
-__all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "evaluate", "plot_curves", "predict", "resolve_device",
-           "sequence_loss", "train"]
+__all__ = ["CHECKPOINT_NAME", "TrainConfig", "Trainer", "plot_curves", "predict", "resolve_device", "sequence_loss",
+           "train"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -53,87 +52,6 @@ PLOT_INTERVAL_S = 60.0
 _TRAIN_STREAM, _VAL_STREAM = 1, 2
 #: Train-config fields that may change when resuming (they do not change the function trained).
 RESUMABLE_CHANGES = ("train.steps", "train.val_every", "train.device")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-@dataclass
-class TrainConfig:
-    """One training run. ``steps`` is the total number of outer steps (a resumed run continues up to it).
-
-    ``weight_decay`` is AdamW's (0: the paper's value); ``device`` is one of ``DEVICES`` or ``"cuda:N"``.
-    """
-
-    task_id: str
-    rule: str = "hebbian"
-    cell: str = "rnn"
-    steps: int = 5000
-    hidden_dim: int = 128
-    task_kwargs: dict[str, Any] = field(default_factory=dict)
-    loss: str = "scored"
-    seed: int = 0
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 5.0
-    val_every: int = 200
-    val_episodes: int = 512
-    val_seed: int = 1_000_003
-    size_match: bool = True
-    encoder_channels: int = 64
-    plastic: dict[str, Any] = field(default_factory=dict)
-    device: str = "auto"
-    #: ``PretrainConfig`` fields (``agents/pretrain.py``): pretrain the image encoder by classification before
-    #: meta-training (and freeze it there if ``freeze``); None trains the encoder from scratch with the rest.
-    pretrain: dict[str, Any] | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.device, str) or not (self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device)):
-            raise ValueError(f"device must be one of {DEVICES} or 'cuda:N', got {self.device!r}")
-        if self.loss not in ("scored", "all"):
-            raise ValueError(f"loss must be 'scored' or 'all', got {self.loss!r}")
-        for name in ("steps", "hidden_dim", "batch_size", "val_every", "val_episodes", "encoder_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "steps" else 1):
-                raise ValueError(f"{name} must be an int >= {0 if name == 'steps' else 1}, got {value!r}")
-        if self.pretrain is not None:
-            from .pretrain import PretrainConfig
-
-            self.pretrain = PretrainConfig.from_dict(self.pretrain).to_dict()
-        if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
-            raise ValueError(f"need lr > 0, grad_clip > 0, weight_decay >= 0; got {self.lr}, {self.grad_clip}, "
-                             f"{self.weight_decay}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(names)}")
-        return cls(**data)
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device of a ``TrainConfig.device``: "auto" is CUDA when available, else the CPU; asking for CUDA
-    where there is none is an error (not a silent fall back to the CPU)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA device (use --device cpu or auto)")
-    return torch.device(name)
-
-
-def to_cpu(value: Any) -> Any:
-    """``value`` with every tensor (in nested dicts, lists and tuples) moved to the CPU, for a device-free checkpoint."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {k: to_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_cpu(v) for v in value)
-    return value
 
 
 def sequence_loss(task, outputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -165,11 +83,6 @@ def predict(model: TaskModel, episodes, chunk: int = 512) -> np.ndarray:
     finally:
         model.train(was_training)
     return np.concatenate(outputs)
-
-
-def evaluate(model: TaskModel, task, episodes, chunk: int = 512) -> dict[str, np.ndarray]:
-    """Per-episode ``task.episode_metrics`` of the model's actions on ``episodes``."""
-    return task.episode_metrics(outputs_to_actions(task, predict(model, episodes, chunk)), episodes)
 
 
 class Trainer:
@@ -225,7 +138,7 @@ class Trainer:
 
     def metadata(self) -> dict[str, Any]:
         state = self.model.initial_state(1)
-        return {"parameters": self.model.num_parameters(), "state_floats_per_env": int(state.num_floats_per_sample()),
+        return {"parameters": self.model.num_parameters(), "state_floats": int(state.num_floats_per_sample()),
                 "effective_hidden_dim": self.model.config.effective_hidden_dim, "device": str(self.device)}
 
     # -- checkpoints ---------------------------------------------------------------------------------------
@@ -257,7 +170,8 @@ class Trainer:
             self.rng.bit_generator.state = ckpt["rng"]["numpy"]
             torch.set_rng_state(ckpt["rng"]["torch"])
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"checkpoint {path} has a damaged training state ({type(err).__name__}: {err})") from err
+            raise CheckpointError(f"checkpoint {path} has a damaged training state "
+                                  f"({type(err).__name__}: {err})") from err
         self.step = int(ckpt["step"])
         self.records = list(ckpt.get("metrics", []))
         self._losses = list(ckpt.get("pending_losses", []))
@@ -365,54 +279,13 @@ class Trainer:
             self.save()
         lines = "".join(json.dumps(r) + "\n" for r in self.records)
         write_atomic(self.out_dir / METRICS_NAME, lines.encode(), overwrite=True)
-        write_atomic(self.out_dir / SUMMARY_NAME, (json.dumps(self.summary(), indent=2) + "\n").encode(), overwrite=True)
+        summary = json.dumps(self.summary(), indent=2) + "\n"
+        write_atomic(self.out_dir / SUMMARY_NAME, summary.encode(), overwrite=True)
         now = time.monotonic()
         if plot or (plot is None and now - self._last_plot >= PLOT_INTERVAL_S):
             self._last_plot = now
             title = f"{self.config.task_id} {self.config.cell}/{self.config.rule} (loss={self.config.loss})"
             plot_curves({self.config.rule: self.records}, self.out_dir / CURVE_NAME, title=title)
-
-
-def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
-                metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None,
-                xlabel: str = "outer step", train_loss: bool = True) -> Path:
-    """Learning curves: one panel per validation metric (and the training loss), one line per run.
-
-    ``runs`` maps a label to its metric records (``{"step", "val": {metric: value}, "train_loss"}``); ``reference``
-    draws horizontal lines (e.g. the paper's values).
-    Uses matplotlib's object API (no pyplot, no global backend change); written atomically as PNG.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
-    panels = names + (["train_loss"] if train_loss else [])
-    fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, name in zip(axes, panels):
-        for label, recs in runs.items():
-            if name == "train_loss":
-                pts = [(r["step"], r["train_loss"]) for r in recs if r.get("train_loss") is not None]
-            else:
-                pts = [(r["step"], r["val"][name]) for r in recs if name in r.get("val", {})]
-            if pts:
-                ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 30 else None)
-        for ref_label, value in (reference or {}).items():
-            if ref_label.startswith(name + ":"):
-                ax.axhline(value, ls="--", lw=0.8, color="gray")
-                ax.annotate(ref_label.split(":", 1)[1], (0, value), fontsize=7, color="gray",
-                            xytext=(2, 2), textcoords="offset points")
-        ax.set_xlabel(xlabel)
-        ax.set_title(name if name == "train_loss" else f"validation {name}")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return Path(path)
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,

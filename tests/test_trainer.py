@@ -343,3 +343,26 @@ def test_entry_budget_states_the_weight_decay(tmp_path):
     manifest = write_manifest(load_recipe("rnn"), 0, tmp_path / "rnn-s0")
     budget = json.loads(manifest.read_text())["metadata"]["budget"]
     assert budget.endswith("; AdamW weight decay 0.01") and budget.count("weight decay") == 1
+
+
+@pytest.mark.parametrize("field, bad", [("steps", -1), ("hidden_dim", True), ("batch_size", 0), ("lr", 0.0),
+                                        ("lr", float("nan")), ("grad_clip", float("inf")), ("loss", "mse"),
+                                        ("weight_decay", -1e-3)])
+def test_train_config_refuses_bad_values_naming_the_field(field, bad):
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        TrainConfig("PlasticAssoc-v0", **{field: bad})
+
+
+def test_train_config_defaults_and_unknown_fields():
+    from plastic_gym.agents import defaults
+
+    config = TrainConfig("PlasticAssoc-v0")
+    assert (config.rule, config.cell, config.hidden_dim) == (defaults.RULE, defaults.CELL, defaults.HIDDEN_DIM)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match=r"unknown TrainConfig field\(s\) \['hiden_dim'\]"):
+        TrainConfig.from_dict({"task_id": "PlasticAssoc-v0", "hiden_dim": 64})
+
+
+def test_summary_names_the_state_size_state_floats():
+    summary = Trainer(tiny(steps=0), progress=False).summary()
+    assert summary["state_floats"] > 0 and "state_floats_per_env" not in summary

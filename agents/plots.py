@@ -1,0 +1,57 @@
+"""Learning-curve figures of training runs (the trainer's ``curve.png``, the baselines' ``curves.png``).
+
+Matplotlib's object API only (no pyplot, no global backend change), so plotting from a training loop or a test never
+opens a window; torch is not imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from plastic_gym.io import atomic_path
+
+__all__ = ["plot_curves"]
+
+
+def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
+                metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None,
+                xlabel: str = "outer step", train_loss: bool = True) -> Path:
+    """Learning curves: one panel per validation metric (and the training loss), one line per run.
+
+    ``runs`` maps a label to its metric records (``{"step", "val": {metric: value}, "train_loss"}``); ``reference``
+    draws horizontal lines (e.g. the paper's values).
+    Uses matplotlib's object API (no pyplot, no global backend change); written atomically as PNG.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
+    panels = names + (["train_loss"] if train_loss else [])
+    fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, name in zip(axes, panels, strict=True):
+        for label, recs in runs.items():
+            if name == "train_loss":
+                pts = [(r["step"], r["train_loss"]) for r in recs if r.get("train_loss") is not None]
+            else:
+                pts = [(r["step"], r["val"][name]) for r in recs if name in r.get("val", {})]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), label=label, marker="." if len(pts) < 30 else None)
+        for ref_label, value in (reference or {}).items():
+            if ref_label.startswith(name + ":"):
+                ax.axhline(value, ls="--", lw=0.8, color="gray")
+                ax.annotate(ref_label.split(":", 1)[1], (0, value), fontsize=7, color="gray",
+                            xytext=(2, 2), textcoords="offset points")
+        ax.set_xlabel(xlabel)
+        ax.set_title(name if name == "train_loss" else f"validation {name}")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return Path(path)
