@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
+from plastic_gym.io import atomic_path, write_atomic
 from plastic_gym.multiagent import coop_assoc_v0, repeated_game_v0, run_episodes
 from plastic_gym.multiagent.coop_assoc import scripted_coop_actions
 from plastic_gym.multiagent.repeated_game import explore_commit_actions, fixed_actions
@@ -113,15 +112,7 @@ def train(name: str, timesteps: int, seed: int, n_copies: int = 8):
     return np.array(curve), model
 
 
-def _atomic_target(path: Path, suffix: str) -> str:
-    """A temp file beside ``path`` (readable like a normal file) to write and then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    return tmp
-
-
-def plot(curves: dict, refs: dict, path: Path, meta: str) -> None:
+def plot(curves: dict, refs: dict, path: Path, meta: str, overwrite: bool = False) -> None:
     """Both learning curves with their scripted references, saved atomically to ``path``."""
     import matplotlib
 
@@ -138,9 +129,8 @@ def plot(curves: dict, refs: dict, path: Path, meta: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(meta, fontsize=9)
     fig.tight_layout()
-    tmp = _atomic_target(path, ".png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    with atomic_path(path, overwrite) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
 
 
 def main(argv=None) -> None:
@@ -165,11 +155,8 @@ def main(argv=None) -> None:
     cpu = time.process_time() - start
     summary["budget"] = {"timesteps_per_env": args.timesteps, "seed": args.seed, "cpu_seconds": round(cpu, 1)}
     plot(curves, refs, args.out, f"PPO MlpPolicy, parameter sharing, {args.timesteps} steps per env, seed {args.seed}, "
-                                 f"{cpu:.0f} CPU s")
-    tmp = _atomic_target(summary_path, ".json")
-    with open(tmp, "w") as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, summary_path)
+                                 f"{cpu:.0f} CPU s", overwrite=args.force)
+    write_atomic(summary_path, json.dumps(summary, indent=2).encode(), overwrite=args.force)
     print(f"wrote {args.out} and {summary_path} ({cpu:.0f} CPU s)")
 
 
