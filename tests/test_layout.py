@@ -185,6 +185,16 @@ def test_no_import_cycle():
     assert not cycles, "import cycles at module level:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+def test_every_package_folder_is_installed():
+    """A folder with an ``__init__.py`` that ``[tool.setuptools] packages`` does not list works in a checkout (an
+    editable install) and is missing from a wheel."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    folders = {name for name, path in project_modules(package_dirs()).items() if path.name == "__init__.py"}
+    missing = sorted(folders - listed)
+    assert not missing, f"packages missing from [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
 def test_no_comment_names_who_wrote_something():
     found = [f"{p.relative_to(ROOT)}:{line}: {text[:100]!r}" for d in SOURCE_DIRS
              for p in sorted((ROOT / d).rglob("*.py")) for line, text in attributions(p.read_text(encoding="utf-8"))]
