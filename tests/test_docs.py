@@ -105,3 +105,16 @@ def test_the_checkers_on_a_made_up_document(monkeypatch):
 def _read(path: Path) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def test_readme_quickstart_runs_as_written(capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Quickstart\n")
+    snippet = re.search(r"```python\n(.*?)```", text[start:text.index("\n## ", start + 1)], re.S).group(1)
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102  (the README's own code)
+    assert namespace["obs"].shape == (1024, 16)
+    batch = namespace["batch"]
+    assert (batch.obs.shape, batch.target.shape, batch.scored.shape) == ((64, 20, 16), (64, 20, 1), (64, 20))
+    metrics = capsys.readouterr().out.splitlines()[0]  # the printed episode_metrics of the played episode
+    assert "'query_mse'" in metrics and "'all_mse'" in metrics
