@@ -36,13 +36,13 @@ _EXPORTS = {
     "Trainer": "trainer",
     "train": "trainer",
     # Stable-Baselines3: policy, rollout buffers, algorithm, vector envs
-    "ImageLabelExtractor": "sb3_policy",
-    "PlasticCore": "sb3_policy",
+    "ImageLabelExtractor": "sb3_layers",
+    "PlasticCore": "sb3_layers",
     "PlasticRecurrentPolicy": "sb3_policy",
     "PlasticRolloutBuffer": "ppo_buffers",
     "PlasticDictRolloutBuffer": "ppo_buffers",
     "PlasticPPO": "ppo",
-    "make_plastic_vec_env": "ppo",
+    "make_plastic_vec_env": "vec_env",
     "NativeVecEnv": "vec_env",
     "make_native_vec_env": "vec_env",
 }
@@ -60,14 +60,15 @@ if TYPE_CHECKING:
     from .encoder import Conv4Encoder
     from .model import ModelConfig, TaskModel, build_model
     from .network import PlasticNetwork
-    from .ppo import PlasticPPO, make_plastic_vec_env
+    from .ppo import PlasticPPO
     from .ppo_buffers import PlasticDictRolloutBuffer, PlasticRolloutBuffer
     from .reference import ReferencePlasticNetwork
-    from .sb3_policy import ImageLabelExtractor, PlasticCore, PlasticRecurrentPolicy
+    from .sb3_layers import ImageLabelExtractor, PlasticCore
+    from .sb3_policy import PlasticRecurrentPolicy
     from .state import LazyWeights, PlasticState
     from .train_config import TrainConfig
     from .trainer import Trainer, train
-    from .vec_env import NativeVecEnv, make_native_vec_env
+    from .vec_env import NativeVecEnv, make_native_vec_env, make_plastic_vec_env
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -6,14 +6,14 @@ every layer (tens of thousands of floats per sample), so that buffer is ``n_step
 about 0.25 GiB at n_steps=128 and 4 GiB at n_steps=2048 with 8 envs and 128 hidden units.
 
 ``PlasticPPO`` keeps only the (packed) state of each env at the start of the rollout (``agents/ppo_buffers.py``).
-Its update works on *windows*: every env's rollout is cut at its episode starts and into pieces of at most
-``bptt_steps`` steps (``plan_windows``). At the start of each epoch one no-grad pass of the sequence form over the
-whole rollout, from the stored rollout-start states and with the episode resets of collection, recomputes the state
-at every window that starts mid-episode (transient: freed after the epoch); windows that start an episode start from
-F_0 = 0, h_0 = 0. A minibatch is a random set of windows (about ``batch_size`` steps in all), run as ONE call of the
-parallel-over-time form (no resets inside a window, so no cuts), padded to its longest window and masked. The
-gradient is BPTT truncated at the window starts: inside a window it flows through the plastic updates back to the
-window's start state, which is treated as a constant.
+Its update works on *windows* (``agents/ppo_windows.py``): every env's rollout is cut at its episode starts and into
+pieces of at most ``bptt_steps`` steps (``plan_windows``). At the start of each epoch one no-grad pass of the
+sequence form over the whole rollout, from the stored rollout-start states and with the episode resets of
+collection, recomputes the state at every window that starts mid-episode (transient: freed after the epoch); windows
+that start an episode start from F_0 = 0, h_0 = 0. A minibatch is a random set of windows (about ``batch_size`` steps
+in all), run as ONE call of the parallel-over-time form (no resets inside a window, so no cuts), padded to its
+longest window and masked. The gradient is BPTT truncated at the window starts: inside a window it flows through the
+plastic updates back to the window's start state, which is treated as a constant.
 
 Everything else is SB3's ``OnPolicyAlgorithm``: ``learn`` (callbacks, logger, ``progress_bar``), ``predict(obs, state,
 episode_start, deterministic)`` (the policy's, as for ``RecurrentPPO``), ``save``/``load``, ``evaluate_policy``.
@@ -36,11 +36,14 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import FloatSchedule, explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from .ppo_buffers import PlasticDictRolloutBuffer, PlasticRolloutBuffer, WindowBatch, Windows, plan_windows
+from .ppo_buffers import PlasticDictRolloutBuffer, PlasticRolloutBuffer
+from .ppo_windows import WindowBatch, Windows, order_by_start, plan_windows, window_start_states
 from .sb3_policy import PlasticRecurrentPolicy
 from .state import PlasticState
+from .vec_env import make_plastic_vec_env
 
-__all__ = ["PlasticPPO", "make_plastic_vec_env", "ppo_loss", "PlasticRolloutBuffer", "PlasticDictRolloutBuffer"]
+# The buffers and the SB3 env factory stay importable from here, next to the algorithm that uses them.
+__all__ = ["PlasticDictRolloutBuffer", "PlasticPPO", "PlasticRolloutBuffer", "make_plastic_vec_env", "ppo_loss"]
 
 SelfPlasticPPO = TypeVar("SelfPlasticPPO", bound="PlasticPPO")
 
@@ -266,43 +269,10 @@ class PlasticPPO(OnPolicyAlgorithm):
             self.logger.record("train/clip_range_vf", clip_range_vf)
 
     def window_start_states(self, windows: Windows) -> th.Tensor | None:
-        """The flattened start state of every window, ``[n_windows, 2 * hidden_size]`` (``None``: every window starts
-        an episode): zero at an episode start, the stored state at the rollout start, and for windows that start
-        mid-episode inside the rollout the state of one no-grad pass over the rollout with the current parameters."""
-        buffer, core = self.rollout_buffer, self.policy.core
-        from_rollout_start = ~windows.begins_episode & (windows.start == 0)
-        recompute = windows.needs_recompute
-        if not (from_rollout_start.any() or recompute.any()):
-            return None
-        stored = th.cat([buffer.to_torch(buffer.start_h), buffer.to_torch(buffer.start_c)], dim=1)  # [n_envs, 2H]
-        states = stored.new_zeros(len(windows.env), stored.shape[1])
-        rows = th.as_tensor(np.flatnonzero(from_rollout_start), device=stored.device)
-        states[rows] = stored[th.as_tensor(windows.env[from_rollout_start], device=stored.device)]
-        if recompute.any():
-            times = np.unique(windows.start[recompute])
-            with th.no_grad():
-                features = self.policy.extract_features(buffer.observations_by_env())
-                features = features.reshape(self.n_envs, self.n_steps, -1)
-                h = core.hidden_size
-                start = core.unpack((stored[None, :, :h], stored[None, :, h:]))
-                resets = buffer.to_torch(np.ascontiguousarray(buffer.episode_starts.T))
-                for t, flat in zip(times, core.states_at(features, start, resets, times.tolist())):
-                    at_t = np.flatnonzero(recompute & (windows.start == t))
-                    states[th.as_tensor(at_t)] = flat[th.as_tensor(windows.env[at_t])]
-        return states
+        """The start state of every window with the current parameters (``ppo_windows.window_start_states``)."""
+        return window_start_states(self.rollout_buffer, self.policy, windows)
 
-    @staticmethod
-    def _order_by_start(starts: th.Tensor | None, windows: Windows,
-                        rows: np.ndarray) -> tuple[np.ndarray, th.Tensor | None]:
-        """The minibatch's windows with those that need a start state first, and their start states (``None``: all
-        of them start an episode)."""
-        if starts is None:
-            return rows, None
-        stateful = ~windows.begins_episode[rows]
-        if not stateful.any():
-            return rows, None
-        rows = np.concatenate([rows[stateful], rows[~stateful]])
-        return rows, starts[th.as_tensor(rows[: int(stateful.sum())], device=starts.device)]
+    _order_by_start = staticmethod(order_by_start)
 
     def minibatch_loss(self, data: WindowBatch, start: th.Tensor | None, clip_range: float,
                        clip_range_vf: float | None) -> tuple[th.Tensor, np.ndarray]:
@@ -326,18 +296,6 @@ class PlasticPPO(OnPolicyAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_last_lstm_states"]
-
-
-def make_plastic_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, max_episode_steps: int | None = None,
-                         **env_kwargs: Any) -> VecEnv:
-    """An SB3 ``DummyVecEnv`` (with ``Monitor``) of a plastic-gym id (SB3 needs its own VecEnv, not a gymnasium
-    ``VectorEnv``): ``make_vec_env`` without rendering, and ``max_episode_steps`` adds a ``TimeLimit`` (truncation)."""
-    from stable_baselines3.common.env_util import make_vec_env
-
-    env_kwargs = {"render_mode": None, **env_kwargs}
-    if max_episode_steps is not None:
-        env_kwargs["max_episode_steps"] = max_episode_steps
-    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
 
 
 def ppo_loss(values: th.Tensor, log_prob: th.Tensor, entropy: th.Tensor | None, data: WindowBatch, clip_range: float,

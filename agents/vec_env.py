@@ -34,7 +34,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-__all__ = ["NativeVecEnv", "make_native_vec_env"]
+__all__ = ["NativeVecEnv", "make_native_vec_env", "make_plastic_vec_env"]
 
 
 def _rows(value: Any, n: int) -> list[Any]:
@@ -42,7 +42,7 @@ def _rows(value: Any, n: int) -> list[Any]:
     if isinstance(value, dict):
         keys = [k for k in value if not k.startswith("_")]
         columns = [_rows(value[k], n) for k in keys]
-        return [dict(zip(keys, row)) for row in zip(*columns)]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
     array = np.asarray(value)
     if array.ndim == 0:
         return [array.item()] * n
@@ -168,3 +168,15 @@ class NativeVecEnv(VecEnv):
 def make_native_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **env_kwargs: Any) -> NativeVecEnv:
     """``make_vec_env``'s counterpart on the native vector env (rendering off unless ``render_mode`` is given)."""
     return NativeVecEnv(env_id, num_envs=n_envs, seed=seed, **{"render_mode": None, **env_kwargs})
+
+
+def make_plastic_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, max_episode_steps: int | None = None,
+                         **env_kwargs: Any) -> VecEnv:
+    """An SB3 ``DummyVecEnv`` (with ``Monitor``) of a plastic-gym id (SB3 needs its own VecEnv, not a gymnasium
+    ``VectorEnv``): ``make_vec_env`` without rendering, and ``max_episode_steps`` adds a ``TimeLimit`` (truncation)."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env_kwargs = {"render_mode": None, **env_kwargs}
+    if max_episode_steps is not None:
+        env_kwargs["max_episode_steps"] = max_episode_steps
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)

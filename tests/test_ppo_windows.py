@@ -11,7 +11,7 @@ pytest.importorskip("sb3_contrib")
 
 from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy, make_native_vec_env  # noqa: E402
 from plastic_gym.agents.ppo import ppo_loss  # noqa: E402
-from plastic_gym.agents.ppo_buffers import WindowBatch, plan_windows  # noqa: E402
+from plastic_gym.agents.ppo_windows import WindowBatch, plan_windows  # noqa: E402
 
 ASSOC = "plastic_gym:PlasticAssoc-v0"
 TINY = {"hidden_dim": 12, "latent_dim": 8, "net_arch": [8]}
@@ -27,11 +27,11 @@ def test_plan_windows_cuts_at_episode_starts_and_splits_evenly():
     starts[[0, 7], 0] = True  # env 0: episodes start at 0 and 7
     starts[5, 1] = True  # env 1: the rollout starts mid-episode, an episode starts at 5
     w = plan_windows(starts, max_len=4)
-    got = sorted(zip(w.env.tolist(), w.start.tolist(), w.length.tolist(), w.begins_episode.tolist()))
+    got = sorted(zip(w.env.tolist(), w.start.tolist(), w.length.tolist(), w.begins_episode.tolist(), strict=True))
     # env 0: [0, 7) -> 3 + 4, [7, 12) -> 2 + 3; env 1: [0, 5) -> 2 + 3, [5, 12) -> 3 + 4
     assert got == [(0, 0, 3, True), (0, 3, 4, False), (0, 7, 2, True), (0, 9, 3, False),
                    (1, 0, 2, False), (1, 2, 3, False), (1, 5, 3, True), (1, 8, 4, False)]
-    assert w.needs_recompute.tolist() == [s > 0 and not b for s, b in zip(w.start, w.begins_episode)]
+    assert w.needs_recompute.tolist() == [s > 0 and not b for s, b in zip(w.start, w.begins_episode, strict=True)]
     assert plan_windows(starts, max_len=100).length.sum() == 24
     with pytest.raises(ValueError, match="max_len"):
         plan_windows(starts, 0)
@@ -85,6 +85,11 @@ def test_windows_reproduce_collection(rule, cell, bptt):
     np.testing.assert_allclose(lp, buf.log_probs.T, atol=1e-4)
 
 
+def detached_rows(rows: th.Tensor):
+    """A map over state tensors ``[B, ...]`` that detaches the rows set in ``rows`` (bool ``[B]``) from the graph."""
+    return lambda x: th.where(rows.view(-1, *([1] * (x.dim() - 1))), x.detach(), x)
+
+
 def reference_gradients(model, windows) -> dict[str, th.Tensor]:
     """The PPO loss of the whole rollout by a plain loop over steps with ``net.step`` (all envs per step), zeroing
     the state at episode starts and detaching it at window starts; returns its parameter gradients."""
@@ -97,8 +102,7 @@ def reference_gradients(model, windows) -> dict[str, th.Tensor]:
     values, log_probs, entropies = [], [], []
     for t in range(T):
         state = state.reset_where(th.as_tensor(buf.episode_starts[t] > 0.5))
-        detach = th.as_tensor(cut[t])
-        state = state.map(lambda x: th.where(detach.view(-1, *([1] * (x.dim() - 1))), x.detach(), x))
+        state = state.map(detached_rows(th.as_tensor(cut[t])))
         latent, state = core.net.step(policy.extract_features(buf.to_torch(buf.observations[t])), state)
         dist = policy._get_action_dist_from_latent(policy.mlp_extractor.forward_actor(latent))
         values.append(policy.value_net(policy.mlp_extractor.forward_critic(latent)).flatten())

@@ -28,10 +28,10 @@ def test_shipped_rl_recipes_share_one_budget_and_build_their_algorithm():
     rl_recipes = {n: r for n, r in shipped.items() if r.kind == "rl" and r.suite == "v0"}
     assert set(rl_recipes) == set(RL_RECIPES)
     assert len({r.steps for r in rl_recipes.values()}) == 1  # one stated env-step budget
-    env = rl.make_env("PlasticAssoc-v0", {}, n_envs=2, seed=0)
+    env = rl.make_task_vec_env("PlasticAssoc-v0", {}, n_envs=2, seed=0)
     for name, r in rl_recipes.items():
         settings = {k: v for k, v in r.train_fields("assoc").items() if k not in ("steps", "n_envs")}
-        model = rl.build_model(settings, env, seed=0, where=name)
+        model = rl.build_algorithm(settings, env, seed=0, where=name)
         assert type(model).__name__ == settings["algo"]
         assert model.gamma == 0.0
 
@@ -44,10 +44,10 @@ def test_rl_v0_recipes_share_one_budget_and_one_set_of_ppo_settings():
     own = ("algo", "policy_kwargs", "bptt_steps")  # what a method is, not how PPO trains it
     shared = {json.dumps({k: v for k, v in r.train.items() if k not in own}, sort_keys=True) for r in rl_v0.values()}
     assert len(shared) == 1, shared
-    env = rl.make_env("PlasticBandit-v0", {}, n_envs=16, seed=0)  # 16 x 128 steps: the recipes' minibatch
+    env = rl.make_task_vec_env("PlasticBandit-v0", {}, n_envs=16, seed=0)  # 16 x 128 steps: the recipes' minibatch
     for name, r in rl_v0.items():
         settings = {k: v for k, v in r.train_fields("bandit-2").items() if k not in ("steps", "n_envs")}
-        model = rl.build_model(settings, env, seed=0, where=name)
+        model = rl.build_algorithm(settings, env, seed=0, where=name)
         assert type(model).__name__ == settings["algo"] and model.gamma == 0.9
 
 
@@ -56,9 +56,9 @@ def test_rl_v0_recipes_share_one_budget_and_one_set_of_ppo_settings():
     ({"n_stepz": 3}, "bad settings for PPO"),
 ])
 def test_bad_rl_settings_are_rejected(change, match):
-    env = rl.make_env("PlasticAssoc-v0", {}, n_envs=1, seed=0)
+    env = rl.make_task_vec_env("PlasticAssoc-v0", {}, n_envs=1, seed=0)
     with pytest.raises(ValueError, match=match):
-        rl.build_model({"algo": "PPO", **change}, env, seed=0)
+        rl.build_algorithm({"algo": "PPO", **change}, env, seed=0)
 
 
 def test_frame_stack_sizes():
@@ -98,8 +98,8 @@ def test_stacked_agent_sees_what_vec_frame_stack_shows(env_id, kwargs):
     """Over two episodes and an autoreset, the agent's stacked observations equal ``VecFrameStack``'s (a Box, and a
     Dict with a channels-first image)."""
     n_envs, k = 3, 4
-    venv = rl.make_env(env_id, kwargs, n_envs=n_envs, seed=5, frame_stack=k)
-    raw = rl.make_env(env_id, kwargs, n_envs=n_envs, seed=5)
+    venv = rl.make_task_vec_env(env_id, kwargs, n_envs=n_envs, seed=5, frame_stack=k)
+    raw = rl.make_task_vec_env(env_id, kwargs, n_envs=n_envs, seed=5)
     recorder = _Recorder()
     agent = SB3Agent(recorder, k, raw.observation_space)
     state = agent.reset(n_envs)
@@ -119,8 +119,8 @@ def test_stacked_agent_sees_what_vec_frame_stack_shows(env_id, kwargs):
 
 def test_stacked_agent_reports_the_kept_frames_as_state():
     """A frame-stacked SB3 agent carries its n_stack - 1 older frames between steps (plus any recurrent state)."""
-    env = rl.make_env("PlasticCopy-v0", {}, n_envs=1, seed=0)
-    model = rl.build_model({"algo": "PPO", "n_steps": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [4]}}, env,
+    env = rl.make_task_vec_env("PlasticCopy-v0", {}, n_envs=1, seed=0)
+    model = rl.build_algorithm({"algo": "PPO", "n_steps": 8, "batch_size": 8, "policy_kwargs": {"net_arch": [4]}}, env,
                            seed=0)
     frame = spaces.flatdim(make_task("PlasticCopy-v0").observation_space)
     stacked = SB3Agent(model, 3, make_task("PlasticCopy-v0").observation_space)
@@ -168,7 +168,7 @@ def test_plastic_ppo_models_load_by_their_policy_class(tmp_path):
     """A saved PlasticPPO zip is recognised without naming the algorithm (``PATH.zip``)."""
     from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy
 
-    env = rl.make_env("PlasticAssoc-v0", {"n_cues": 2, "trial_length": 4, "stim_dim": 3}, n_envs=2, seed=0)
+    env = rl.make_task_vec_env("PlasticAssoc-v0", {"n_cues": 2, "trial_length": 4, "stim_dim": 3}, n_envs=2, seed=0)
     model = PlasticPPO(PlasticRecurrentPolicy, env, n_steps=8, batch_size=8, n_epochs=1, device="cpu",
                        policy_kwargs={"hidden_dim": 8, "latent_dim": 8, "net_arch": [8]})
     model.save(tmp_path / "plastic.zip")

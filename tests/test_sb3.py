@@ -85,9 +85,11 @@ def test_policy_kwargs_reach_the_plastic_config():
     cfg = model.policy.core.config
     assert (cfg.rule, cfg.cell, cfg.hidden_dim, cfg.output_dim) == ("gradient", "lstm", 12, 8)
     assert model.policy.lstm_hidden_state_shape == (1, 1, model.policy.core.hidden_size)
-    assert 2 * model.policy.core.hidden_size >= model.policy.core.state_size
+    assert 2 * model.policy.core.hidden_size >= model.policy.core.state_floats
     # the leaderboard's state size: the plastic state itself, not the packing's padded (h, c)
     assert model.policy.state_floats == model.policy.core.net.initial_state(1).num_floats_per_sample()
+    with pytest.warns(DeprecationWarning, match="state_floats"):
+        assert model.policy.core.state_size == model.policy.core.state_floats  # the deprecated name
 
 
 def test_bad_arguments_raise():
