@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .entries import CHECKPOINT_DIR
+from .common import CHECKPOINT_DIR
 from .recipes import available, load_recipe
 
 #: Points on the common env-step grid of a panel.
@@ -94,7 +94,7 @@ def plot(suite_name: str, out: Path, checkpoint_dir: Path = CHECKPOINT_DIR, epis
     rows = -(-len(suite.tasks) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
     styles = {"no memory": ":", "oracle": "--"}
-    for ax, t in zip(axes.flat, suite.tasks):
+    for ax, t in zip(axes.flat, suite.tasks, strict=False):  # the grid's last row may have empty panels
         task = make_task(t.env_id, **t.kwargs)
         metric = task.primary_metric
         for i, (recipe, seeds) in enumerate(sorted(curves.items())):

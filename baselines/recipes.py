@@ -5,8 +5,8 @@ A supervised recipe::
     {"name": "plastic-rnn-hebbian", "kind": "supervised", "description": "...",
      "train": {"cell": "rnn", "rule": "hebbian", "hidden_dim": 128, "loss": "scored"},   # TrainConfig fields
      "steps": 1000, "seeds": [0, 1], "suite": "v0",
-     "tasks": ["assoc", "regression"],                                  # optional: the suite tasks trained (default all)
-     "task_overrides": {"assoc": {"loss": "all", "steps": 5000}}}       # optional: per-task TrainConfig changes
+     "tasks": ["assoc", "regression"],                          # optional: the suite tasks trained (default all)
+     "task_overrides": {"assoc": {"loss": "all", "steps": 5000}}}  # optional: per-task TrainConfig changes
 
 ``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs`` and ``seed``, which the
 recipe sets per task and run (``steps`` is the recipe's, unless a task override sets it). One model is trained per
@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from plastic_gym.io import read_json_file
+from plastic_gym.validation import reject_unknown, require, require_choice
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 KINDS = ("supervised", "rl")
 _SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
 _FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides"}
+_REQUIRED = {"name", "kind", "train", "steps"}
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,18 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> Recipe:
         where = f"recipe {path}" if path else "recipe"
-        allowed = _FIELDS
-        unknown = sorted(set(data) - allowed)
-        missing = sorted({"name", "kind", "train", "steps"} - set(data))
-        if unknown or missing:
-            raise ValueError(f"{where}: unknown field(s) {unknown}, missing field(s) {missing}; expected {sorted(allowed)}")
-        if data["kind"] not in KINDS:
-            raise ValueError(f"{where}: kind must be one of {KINDS}, got {data['kind']!r}")
+        reject_unknown(data, sorted(_FIELDS), "field", where)
+        missing = sorted(_REQUIRED - set(data))
+        require(not missing, f"{where}: missing field(s) {missing}; expected {sorted(_FIELDS)}")
+        require_choice(f"{where}: kind", data["kind"], KINDS)
         overrides = data.get("task_overrides", {})
         for part, values in [("train", data["train"]), *[(f"task_overrides.{k}", v) for k, v in overrides.items()]]:
             clash = sorted((_SET_PER_RUN - ({"steps"} if part != "train" else set())) & set(values))
             if clash:
                 raise ValueError(f"{where}: {part} must not set {clash} (the recipe sets them per task and seed)")
-        if not isinstance(data["steps"], int) or data["steps"] < 1:
-            raise ValueError(f"{where}: steps must be a positive int, got {data['steps']!r}")
+        steps = data["steps"]
+        require(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
+                f"{where}: steps must be a positive int, got {steps!r}")
         tasks = data.get("tasks")
         return cls(data["name"], data["kind"], data.get("description", ""), dict(data["train"]), data["steps"],
                    tuple(data.get("seeds", (0, 1))), data.get("suite", "v0"), tuple(tasks) if tasks else None,
@@ -84,5 +84,6 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if path.suffix != ".json":
         path = CONFIG_DIR / f"{name_or_path}.json"
         if not path.is_file():
-            raise ValueError(f"unknown baseline {name_or_path!r}; available: {available()} (or a path to a recipe .json)")
+            raise ValueError(f"unknown baseline {name_or_path!r}; available: {available()} "
+                             "(or a path to a recipe .json)")
     return Recipe.from_dict(read_json_file(path, "recipe"), path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .entries import CHECKPOINT_DIR, RESULT_DIR
+from .common import CHECKPOINT_DIR, RESULT_DIR
 from .recipes import available, load_recipe
 
 
@@ -71,7 +71,8 @@ def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], m
         columns += [(t, name)] + [(t, m) for m in extra] if extra else []
     if not columns:
         return f"(no result records {', '.join(metrics)})"
-    lines = ["| entry (seeds) | " + " | ".join(f"{t} `{m}`" for t, m in columns) + " |", "|---|" + "---|" * len(columns)]
+    lines = ["| entry (seeds) | " + " | ".join(f"{t} `{m}`" for t, m in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     for name in order:
         seeds = sorted(results[name])
         cells = []

@@ -43,7 +43,7 @@ import numpy as np
 from plastic_gym.io import read_json_file, write_atomic
 from plastic_gym.leaderboard.results import write_json_atomic
 
-from .entries import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
+from .common import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
 from .recipes import Recipe
 
 ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
@@ -65,7 +65,7 @@ def frame_stack_of(settings: dict[str, Any], task) -> int:
     return k
 
 
-def make_env(env_id: str, kwargs: dict[str, Any], n_envs: int, seed: int, frame_stack: int = 1):
+def make_task_vec_env(env_id: str, kwargs: dict[str, Any], n_envs: int, seed: int, frame_stack: int = 1):
     """The SB3 VecEnv of one task, frame-stacked when ``frame_stack > 1``: the native vector env through
     ``NativeVecEnv`` (the episodes of ``make_vec_env`` for the same seed, stepped with one numpy call per step)."""
     from stable_baselines3.common.vec_env import VecFrameStack
@@ -88,7 +88,7 @@ def algo_class(algo: Any, where: str = "recipe"):
     return {"PPO": PPO, "RecurrentPPO": RecurrentPPO, "PlasticPPO": PlasticPPO}[algo]
 
 
-def build_model(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
+def build_algorithm(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
     """The SB3 algorithm of ``settings`` on ``env`` (policy class chosen for the observation space)."""
     from gymnasium import spaces
 
@@ -191,7 +191,7 @@ def resume_or_build(settings: dict[str, Any], env, seed: int, run_dir: Path, for
         saved = read_json_file(run_dir / "records.json", "records")
         records = [r for r in saved["records"] if r["step"] <= model.num_timesteps]
         return model, records, float(saved.get("train_seconds", 0.0))
-    model = build_model(settings, env, seed, where=where)
+    model = build_algorithm(settings, env, seed, where=where)
     write_json_atomic(run_file, wanted, overwrite=True)
     return model, [], 0.0
 
@@ -222,12 +222,12 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
         algo_settings = {k: v for k, v in settings.items() if k != "n_envs"}
         where = f"recipe {recipe.name}, task {task.name}"
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
-        probe = make_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
+        probe = make_task_vec_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
         model, records, seconds = resume_or_build(algo_settings, probe, seed, run_dir, force, where)
         done = int(model.num_timesteps)
         if done:  # fresh episodes after a resume (the first ones were played already)
             probe.close()
-            model.set_env(make_env(task.env_id, kwargs, n_envs, seed + done, frame_stack_of(settings, spec)))
+            model.set_env(make_task_vec_env(task.env_id, kwargs, n_envs, seed + done, frame_stack_of(settings, spec)))
         start = time.perf_counter()
         if budget > done:
             model.learn(budget - done, reset_num_timesteps=False, progress_bar=progress,

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .entries import (CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs,
-                      write_entry_manifest)
+from .common import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
 from .recipes import Recipe
 
 #: Checkpoint entries that only resuming needs; a committed baseline keeps the rest.
@@ -56,10 +55,7 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     from plastic_gym.agents.checkpoint import load_checkpoint
 
     checkpoints = {p.stem: load_checkpoint(p) for p in out.glob("*.pt")}
-    budgets = [f"{t} {c['step']}" + (" (loss on all steps)" if c["train"]["loss"] == "all" else "")
-               + (f" (hidden {c['train']['hidden_dim']})" if c["train"]["hidden_dim"] != recipe.train.get("hidden_dim") else "")
-               + (f" (batch {c['train']['batch_size']})" if c["train"].get("batch_size", 64) != 64 else "")
-               + (f" (conv width {c['train']['encoder_channels']})" if c["train"].get("encoder_channels", 64) != 64 else "")
+    budgets = [f"{t} {c['step']}{_departures(recipe, c['train'])}"
                for t, c in _in_suite_order(recipe, checkpoints).items()]
     settings = [f"AdamW weight decay {d:g}" for d in sorted({c["train"].get("weight_decay", 0)
                                                                for c in checkpoints.values()}) if d]
@@ -71,6 +67,15 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
         + "".join(f"; {x}" for x in settings),
         tasks={t: f"{t}.pt" for t in checkpoints}, curves={t: c["metrics"] for t, c in checkpoints.items()},
         curve_title="validation during meta-training")
+
+
+def _departures(recipe: Recipe, train: dict[str, Any]) -> str:
+    """What one task's training did differently from the recipe's usual run, for the manifest's budget line."""
+    notes = [" (loss on all steps)" if train["loss"] == "all" else "",
+             f" (hidden {train['hidden_dim']})" if train["hidden_dim"] != recipe.train.get("hidden_dim") else "",
+             f" (batch {train['batch_size']})" if train.get("batch_size", 64) != 64 else "",
+             f" (conv width {train['encoder_channels']})" if train.get("encoder_channels", 64) != 64 else ""]
+    return "".join(notes)
 
 
 def _in_suite_order(recipe: Recipe, by_task: dict[str, Any]) -> dict[str, Any]:

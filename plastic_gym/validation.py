@@ -50,13 +50,14 @@ def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
-def reject_unknown(given: Iterable[str], valid: Iterable[str], what: str) -> None:
+def reject_unknown(given: Iterable[str], valid: Iterable[str], what: str, where: str = "") -> None:
     """Raise ``ValueError`` if ``given`` holds a name not in ``valid``; the message names ``what`` (e.g.
-    ``"TrainConfig field"``), the unknown names and the valid ones, so a misspelt key is never silently ignored."""
+    ``"TrainConfig field"``), the unknown names and the valid ones, so a misspelt key is never silently ignored.
+    ``where`` (e.g. a file name) prefixes the message."""
     valid = list(valid)
     unknown = sorted(set(given) - set(valid))
     if unknown:
-        raise ValueError(f"unknown {what}(s) {unknown}; expected some of {valid}")
+        raise ValueError(f"{where}{': ' if where else ''}unknown {what}(s) {unknown}; expected some of {valid}")
 
 
 def reject_unknown_kwargs(cls: type, kwargs: dict[str, Any], extra: tuple[str, ...] = ()) -> None:

@@ -59,6 +59,8 @@ def test_reject_unknown():
     reject_unknown({"a": 1}, ["a", "b"], "field")
     with pytest.raises(ValueError, match=r"unknown Config field\(s\) \['c', 'd'\]; expected some of \['a', 'b'\]"):
         reject_unknown({"d": 0, "c": 0, "a": 0}, ["a", "b"], "Config field")
+    with pytest.raises(ValueError, match=r"^suite 'v0': unknown task name\(s\) \['x'\]; expected some of \['a'\]$"):
+        reject_unknown(["x", "a"], ["a"], "task name", where="suite 'v0'")
 
 
 def test_reject_unknown_kwargs():
