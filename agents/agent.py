@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from plastic_gym.validation import require_episode_start, require_int
+
 from .checkpoint import load_model
 from .model import TaskModel, outputs_to_actions
 
@@ -82,16 +84,11 @@ class CheckpointAgent:
 
     def reset(self, num_envs: int):
         """The episode-start state of ``num_envs`` envs."""
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        return self.model.initial_state(int(num_envs))
+        return self.model.initial_state(require_int("num_envs", num_envs))
 
     def act(self, obs, state, episode_start: np.ndarray):
         """Actions ``[num_envs, *action_shape]`` (int64 classes for classification) and the next state."""
-        starts = np.asarray(episode_start)
-        if starts.dtype != np.bool_ or starts.ndim != 1:
-            raise ValueError(f"episode_start must be a 1-D bool array [num_envs], got dtype {starts.dtype} "
-                             f"shape {starts.shape}")
+        starts = require_episode_start(episode_start)
         if state is None:
             state = self.reset(len(starts))
         if state.batch_size != len(starts):

@@ -41,9 +41,9 @@ from tqdm.auto import tqdm
 
 from plastic_gym import make_task
 from plastic_gym.core.rng import KeyedRandom, random_keys
-from plastic_gym.core.task import reject_unknown_kwargs
 from plastic_gym.io import atomic_path
 from plastic_gym.tasks import glyphs, omniglot
+from plastic_gym.validation import reject_unknown_kwargs, require, require_choice, require_float, require_int
 
 from .encoder import Conv4Encoder
 
@@ -97,20 +97,17 @@ class PretrainConfig:
     feature_rms: float | None = 1.0
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"pretraining method must be one of {METHODS}, got {self.method!r}")
-        if self.source not in SOURCES:
-            raise ValueError(f"pretraining source must be one of {SOURCES}, got {self.source!r}")
+        require_choice("pretraining method", self.method, METHODS)
+        require_choice("pretraining source", self.source, SOURCES)
         for name in ("steps", "batch_size", "n_classes", "eval_every", "eval_episodes"):
-            value = getattr(self, name)
-            low = 0 if name == "steps" else (2 if name == "n_classes" else 1)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"pretrain {name} must be an int >= {low}, got {value!r}")
-        if self.feature_rms is not None and not (isinstance(self.feature_rms, (int, float)) and self.feature_rms > 0):
-            raise ValueError(f"pretrain feature_rms must be a number > 0 or None, got {self.feature_rms!r}")
-        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.jitter < 1):
-            raise ValueError(f"pretrain needs lr > 0, weight_decay >= 0, 0 <= jitter < 1; got {self.lr}, "
-                             f"{self.weight_decay}, {self.jitter}")
+            require_int(f"pretrain {name}", getattr(self, name), minimum={"steps": 0, "n_classes": 2}.get(name, 1))
+        rms = self.feature_rms
+        require(rms is None or (isinstance(rms, (int, float)) and not isinstance(rms, bool) and rms > 0),
+                f"pretrain feature_rms must be a number > 0 or None, got {rms!r}")
+        require_float("pretrain lr", self.lr, strict=True)
+        require_float("pretrain weight_decay", self.weight_decay)
+        require(isinstance(self.jitter, (int, float)) and 0 <= self.jitter < 1,
+                f"pretrain jitter must satisfy 0 <= jitter < 1, got {self.jitter!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from plastic_gym.validation import require_episode_start, require_int
+
 from .checkpoint import load_model
 from .pretrain import prototype_scores
 
@@ -43,16 +45,11 @@ class PrototypeAgent:
                          "state_floats": self.n_way * (dim + 1), **(metadata or {})}
 
     def reset(self, num_envs: int):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        n = int(num_envs)
+        n = require_int("num_envs", num_envs)
         return torch.zeros(n, self.n_way, self.encoder.out_dim), torch.zeros(n, self.n_way)
 
     def act(self, obs, state, episode_start: np.ndarray):
-        starts = np.asarray(episode_start)
-        if starts.dtype != np.bool_ or starts.ndim != 1:
-            raise ValueError(f"episode_start must be a 1-D bool array [num_envs], got dtype {starts.dtype} "
-                             f"shape {starts.shape}")
+        starts = require_episode_start(episode_start)
         if not isinstance(obs, dict) or not {"image", "label"} <= set(obs):
             raise ValueError("PrototypeAgent takes dict observations with 'image' and 'label', "
                              f"got {type(obs).__name__}")

@@ -49,9 +49,10 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
     Works with stock ``sb3_contrib.RecurrentPPO`` and with ``PlasticPPO``. ``policy_kwargs``:
 
     - ``latent_dim`` (64): width of the plastic network's output o_t, which feeds the actor and critic heads;
-    - every ``PlasticConfig`` option of SPEC section 4: ``hidden_dim`` (128), ``cell`` (``"rnn"``/``"lstm"``),
-      ``rule`` (``"hebbian"``/``"gradient"``/``"none"``), ``modulation``, ``alpha``, ``p_lr``, ``p_wd``,
-      ``inner_grad_clip``, ``extra_dim``, ``weight_clip``, ``input_hidden_dim``;
+    - every ``PlasticConfig`` option of SPEC section 4 (defaults: ``PlasticConfig``'s, i.e. ``agents/defaults.py``):
+      ``hidden_dim``, ``cell`` (``"rnn"``/``"lstm"``), ``rule`` (``"hebbian"``/``"gradient"``/``"none"``),
+      ``modulation``, ``alpha``, ``p_lr``, ``p_wd``, ``inner_grad_clip``, ``extra_dim``, ``weight_clip``,
+      ``input_hidden_dim``;
     - the usual ``ActorCriticPolicy`` options (``net_arch`` for the heads after the latent, default ``[64]`` each,
       ``activation_fn``, ``log_std_init``, ``ortho_init``, ``optimizer_class``, ...). ``features_extractor_class``
       defaults to ``FlattenExtractor`` for vectors and ``ImageLabelExtractor`` (Conv-4) for ``{"image", "label"}``

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["reject_unknown", "reject_unknown_kwargs", "require", "require_choice", "require_float", "require_int"]
+__all__ = ["reject_unknown", "reject_unknown_kwargs", "require", "require_choice", "require_episode_start",
+           "require_float", "require_int"]
 
 
 def require(condition: bool, message: str) -> None:
@@ -48,6 +49,15 @@ def require_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = tuple(choices)
     require(value in choices, f"{name} must be one of {choices}, got {value!r}")
     return value
+
+
+def require_episode_start(episode_start: Any) -> np.ndarray:
+    """``episode_start`` of an agent's ``act``, which must be a 1-D bool array ``[num_envs]`` (an int 0/1 array is
+    refused: it would index envs instead of masking them)."""
+    starts = np.asarray(episode_start)
+    require(starts.dtype == np.bool_ and starts.ndim == 1,
+            f"episode_start must be a 1-D bool array [num_envs], got dtype {starts.dtype} shape {starts.shape}")
+    return starts
 
 
 def reject_unknown(given: Iterable[str], valid: Iterable[str], what: str, where: str = "") -> None:

@@ -12,6 +12,7 @@ from plastic_gym.validation import (
     reject_unknown_kwargs,
     require,
     require_choice,
+    require_episode_start,
     require_float,
     require_int,
 )
@@ -53,6 +54,14 @@ def test_require_choice():
     assert require_choice("rule", "none", ("hebbian", "none")) == "none"
     with pytest.raises(ValueError, match=r"rule must be one of \('hebbian', 'none'\), got 'hebb'"):
         require_choice("rule", "hebb", ["hebbian", "none"])
+
+
+def test_require_episode_start():
+    starts = require_episode_start([True, False])
+    assert starts.dtype == np.bool_ and starts.tolist() == [True, False]
+    for bad in ([1, 0], np.zeros((2, 1), bool), True):
+        with pytest.raises(ValueError, match=r"episode_start must be a 1-D bool array \[num_envs\], got dtype"):
+            require_episode_start(bad)
 
 
 def test_reject_unknown():
