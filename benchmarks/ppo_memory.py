@@ -71,7 +71,7 @@ def run_one(algo: str, n_steps: int, train: bool) -> dict:
     """Measure one config in this process (called in a fresh subprocess)."""
     model = _build(algo, n_steps)
     result = {"algo": algo, "n_steps": n_steps, "n_envs": N_ENVS, "hidden": HIDDEN,
-              "state_floats_per_env": model.policy.core.state_size,
+              "state_floats": model.policy.core.state_floats,
               "buffer_bytes": buffer_bytes(model.rollout_buffer),
               "rss_after_build": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if train and _mem_available() < 3 * result["buffer_bytes"]:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  measured {algo} n_steps={n_steps}", file=sys.stderr, flush=True)
 
     print(f"\nPlasticAssoc-v0, n_envs={N_ENVS}, plastic RNN hidden {HIDDEN} (hebbian), "
-          f"{results[0]['state_floats_per_env']} state floats per env; one rollout + one epoch per row\n")
+          f"{results[0]['state_floats']} state floats per env; one rollout + one epoch per row\n")
     header = (f"{'n_steps':>7} | {'algorithm':<13} | {'rollout storage':>15} | {'ratio':>7} | {'peak RSS':>9} | "
               f"{'time':>6}")
     print(header)
