@@ -1,13 +1,10 @@
-"""Boards: one per suite, each a folder with its submissions, its verification records and its rendered pages.
+"""Boards: one per suite, each a folder with its submissions, its verification records and its rendered pages
+(the layout and the board names: ``layout.py``).
 
-    <root>/                         suite v0's board (root: the checkout's leaderboard/ folder, or a user data folder)
-        submissions/<name>.json     one agent each (data: never executed)
-        verified.json               {name: {date, versions, sha256, source, trusted}}: rows re-run by ``verify``
-        LEADERBOARD.md, leaderboard.png, index.html
-        boards/<board>/...          every other suite's board, the same layout
-
-A suite's board is named by the suite only when its hash is that of the shipped suite of that name; any other suite
-file gets ``custom-<first 12 hex digits of its hash>``, so a custom suite can never land on a built-in board.
+The boards' folder is mutable user data, never the installed package: ``--board DIR`` on the commands that read or
+write boards, else ``default_root()``: ``$PLASTIC_GYM_BOARD``, else the checkout's ``leaderboard/`` folder when the
+package runs from a source checkout, else ``$PLASTIC_GYM_HOME/leaderboard`` (the user data folder, by default
+``$XDG_DATA_HOME/plastic-gym``, i.e. ``~/.local/share/plastic-gym``).
 
 Every change of a board (submit, verify, render) is one ``plastic_gym.io.commit_files`` under the board's lock, after
 ``recover``: the new submission files, ``verified.json`` and the three pages re-rendered from the whole folder, all
@@ -28,34 +25,38 @@ from typing import Any
 
 from plastic_gym.io import commit_files, folder_lock, read_json_file, recover
 
+from .layout import MAX_FILE_BYTES, PRIMARY_BOARD, STATUSES, board_name_of
 from .protocol import valid_name
 
+__all__ = ["MAX_FILE_BYTES", "PACKAGE_DIR", "PRIMARY_BOARD", "STATUSES", "Board", "all_boards", "board_name_of",
+           "default_root", "from_checkout", "sha256_hex", "statuses", "user_home"]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: The board whose files stay at the root (the paths the README links).
-PRIMARY_BOARD = "v0"
-#: Largest result or submission file read (a full main-job result of 17 agents is about 1.5 MB).
-MAX_FILE_BYTES = 16 * 2**20
-STATUSES = ("verified", "self-reported")
+
+
+def from_checkout() -> bool:
+    """Whether the package runs from a source checkout (an editable install): its folder sits beside the project's
+    ``pyproject.toml``, which an installed wheel never has."""
+    return (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+
+
+def user_home() -> Path:
+    """plastic-gym's user data folder: ``$PLASTIC_GYM_HOME``, else ``$XDG_DATA_HOME/plastic-gym`` (by default
+    ``~/.local/share/plastic-gym``)."""
+    if os.environ.get("PLASTIC_GYM_HOME"):
+        return Path(os.environ["PLASTIC_GYM_HOME"]).expanduser()
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "plastic-gym"
 
 
 def default_root() -> Path:
-    """``$PLASTIC_GYM_BOARD``, else the checkout's ``leaderboard/`` folder when the package runs from a checkout
-    (an editable install), else ``$XDG_DATA_HOME/plastic-gym/leaderboard``: never inside site-packages."""
+    """The boards' folder when no ``--board`` is given: ``$PLASTIC_GYM_BOARD``, else the checkout's ``leaderboard/``
+    folder when the package runs from a checkout, else ``user_home() / "leaderboard"``: never inside site-packages."""
     if os.environ.get("PLASTIC_GYM_BOARD"):
-        return Path(os.environ["PLASTIC_GYM_BOARD"])
-    if (PACKAGE_DIR.parent / "pyproject.toml").is_file():
+        return Path(os.environ["PLASTIC_GYM_BOARD"]).expanduser()
+    if from_checkout():
         return PACKAGE_DIR
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "plastic-gym" / "leaderboard"
-
-
-def board_name_of(suite_name: str, suite_hash: str) -> str:
-    """The board of a suite: its name if it is the shipped suite of that name (same hash), else ``custom-<hash>``."""
-    from .suite import available_suites, load_suite
-
-    if suite_name in available_suites() and load_suite(suite_name).hash == suite_hash:
-        return suite_name
-    return "custom-" + suite_hash.partition(":")[2][:12]
+    return user_home() / "leaderboard"
 
 
 def sha256_hex(data: bytes) -> str:

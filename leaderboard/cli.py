@@ -15,11 +15,13 @@ from typing import Any
 
 from plastic_gym.cli import int_at_least
 
+
 def _board_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--board-dir", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--board", "--board-dir", dest="board", type=Path, default=None, metavar="DIR",
                         help="the boards' folder: suite v0's board at its top, other suites' under boards/<suite>/ "
-                             "(default: $PLASTIC_GYM_BOARD, else the checkout's leaderboard/ folder, else "
-                             "~/.local/share/plastic-gym/leaderboard)")
+                             "(default: $PLASTIC_GYM_BOARD, else the checkout's leaderboard/ folder when run from a "
+                             "source checkout, else $PLASTIC_GYM_HOME/leaderboard, by default "
+                             "~/.local/share/plastic-gym/leaderboard; never inside the installed package)")
 
 
 def _runtime_kwargs(args) -> dict:
@@ -36,8 +38,9 @@ def register(subparsers) -> None:
                     "package (reference agents and committed baselines); nothing in submissions/ is loaded.")
     p.add_argument("--agent", action="append", metavar="SPEC",
                    help="random | no-memory | oracle | thompson | thompson-window | ucb1 | wsls | explore-exploit | "
-                        "sb3:PATH | PATH.zip | checkpoint:PATH | PATH.pt | prototype:PATH | MANIFEST.json | "
-                        "module:factory (repeat for several agents)")
+                        "sb3:ALGO:PATH (e.g. sb3:PPO:model.zip) | PATH.zip (a zip that stores its algorithm) | "
+                        "checkpoint:PATH | PATH.pt | prototype:PATH | MANIFEST.json | module:factory (repeat for "
+                        "several agents)")
     p.add_argument("--suite", default="v0",
                    help="suite name (v0, rl-v0, omniglot, omniglot-v1) or path to a suite .json (default: v0)")
     p.add_argument("--episodes", type=int_at_least(2, " (the bootstrap needs two episodes)"), default=None,
@@ -63,8 +66,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("submit", help="validate a result file and add it to the leaderboard",
                               description="Validate a result file (JSON schema, suite hash, references replayed on the "
                                           "suite's episodes, every score recomputed from the per-episode data), write "
-                                          "the agents and the re-rendered board of the file's suite in one atomic step. "
-                                          "Nothing is written if any check fails; nothing in the file is executed.")
+                                          "the agents and the re-rendered board of the file's suite in one atomic "
+                                          "step. Nothing is written if any check fails; nothing in the file is "
+                                          "executed.")
     p.add_argument("file", type=Path)
     p.add_argument("--replace", action="store_true", help="replace a submission of the same name")
     p.add_argument("--allow-short", action="store_true", help="accept fewer eval episodes than the suite's")
@@ -76,15 +80,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=_submit)
 
     p = subparsers.add_parser("verify", help="re-run submissions and compare; matches show as verified",
-                              description="Re-evaluate submissions and compare them per episode; each match is recorded "
-                                          "(date, versions) and its row shows as verified. A name on the suite's "
-                                          "trusted list is re-run from that list. Any other submission's source is "
-                                          "code from its submitter: it is refused unless --trust is given.")
+                              description="Re-evaluate submissions and compare them per episode; each match is "
+                                          "recorded (date, versions) and its row shows as verified. A name on the "
+                                          "suite's trusted list is re-run from that list. Any other submission's "
+                                          "source is code from its submitter: it is refused unless --trust is given.")
     p.add_argument("names", nargs="*", metavar="NAME", help="submission names (plain names of the board's entries)")
     p.add_argument("--trusted", action="store_true", help="verify every trusted entry the board holds")
     p.add_argument("--trust", action="store_true",
                    help="load a submission's own source (imports modules, unpickles SB3 zips: runs its code)")
-    p.add_argument("--suite", default="v0", help="the board's suite: a shipped suite name or a suite .json (default v0)")
+    p.add_argument("--suite", default="v0",
+                   help="the board's suite: a shipped suite name or a suite .json (default v0)")
     p.add_argument("--data-root", type=Path, default=None, help="Omniglot root for the omniglot suite")
     p.add_argument("--no-progress", action="store_true")
     _board_dir(p)
@@ -128,7 +133,7 @@ def _write_result(out: Path, doc: dict, force: bool) -> int:
 def _evaluate(args) -> int:
     import time
 
-    from .agents import check_suite_tasks, load_agent
+    from .adapters import check_suite_tasks, load_agent
     from .board import board_name_of
     from .evaluate import AgentsFailed, evaluate, table
     from .suite import load_suite
@@ -188,7 +193,7 @@ def _submit(args) -> int:
 
     try:
         suite = load_suite(args.suite) if args.suite else None
-        written = submit(args.file, args.board_dir, replace=args.replace, allow_short=args.allow_short,
+        written = submit(args.file, args.board, replace=args.replace, allow_short=args.allow_short,
                          runtime_kwargs=_runtime_kwargs(args), suite=suite)
     except (ResultError, FileExistsError, ValueError, OSError) as err:
         print(f"error: {args.file} rejected: {err}", file=sys.stderr)
@@ -208,7 +213,7 @@ def _verify(args) -> int:
 
     try:
         suite = load_suite(args.suite)
-        board = Board.for_suite(suite, args.board_dir)
+        board = Board.for_suite(suite, args.board)
         names = list(args.names)
         if args.trusted:
             names += [e.name for e in trusted_entries(board.name) if e.name in board.names() and e.name not in names]
@@ -233,7 +238,7 @@ def _render(args) -> int:
     from .results import ResultError
 
     try:
-        for board in all_boards(args.board_dir):
+        for board in all_boards(args.board):
             paths = board.update()
             docs, statuses = board.load()
             print(f"board {board.name}:")

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import make_env, oracle_actions, play, reference_metrics, rounded
+from .episodes import is_interactive, make_env, oracle_actions, play, reference_metrics, rounded
 from .protocol import TaskContext
 from .suite import Suite, SuiteTask
 
@@ -56,7 +56,7 @@ def normalize(score: float, no_memory: float, oracle: float) -> float:
 
 def span(delays: list[int], normalized: list[float], threshold: float = THRESHOLD) -> int | None:
     """The longest delay whose normalized score is at least ``threshold`` (None if no delay reaches it)."""
-    passing = [d for d, x in zip(delays, normalized) if x >= threshold]
+    passing = [d for d, x in zip(delays, normalized, strict=True) if x >= threshold]
     return max(passing) if passing else None
 
 
@@ -152,8 +152,6 @@ def _regret(agent, env, variant: SuiteTask, bar, refs) -> dict[str, Any]:
 
 def _applies(kind: str, task) -> bool:
     """Whether diagnostic ``kind`` is computed on ``task`` (the ablation on whole-episode tasks, regret on bandits)."""
-    from .evaluate import is_interactive
-
     if kind == "ablation":
         return not is_interactive(task)
     if kind == "regret":
@@ -223,7 +221,7 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
             "metric": "recall_mse", "threshold": THRESHOLD, "delays": delays, "score": [s for _, s, _ in rows],
             "no_memory": [r["no_memory"] for _, _, r in rows], "oracle": [r["oracle"] for _, _, r in rows],
             "normalized": normalized, "span": span(delays, normalized)}
-    for name, diag in out.items():
+    for diag in out.values():
         diag["episodes"] = EPISODES
         if "ablation" in diag:
             drops = [v["drop"] for v in diag["ablation"]["tasks"].values()]

@@ -75,6 +75,12 @@ class _Files:
             self.archive.close()
 
 
+def _image(files: _Files, base: PurePosixPath, rel: str, image_size: int, path: Path) -> np.ndarray:
+    """The image ``rel`` of a run (under ``base`` in the folder or zip) as the tasks' uint8 array."""
+    name = str(base / rel) if str(base) != "." else rel
+    return omniglot.decode_png(files.read(name), image_size, f"{path}: {name}")
+
+
 def read_runs(path: str | Path, image_size: int = 28) -> OfficialRuns:
     """Read the official runs from a zip file or a folder (see the module docstring); a ``ValueError`` says what
     was found if the layout differs."""
@@ -101,13 +107,11 @@ def read_runs(path: str | Path, image_size: int = 28) -> OfficialRuns:
                 raise ValueError(f"{path}: {labels_file} must name items 01..{N_WAY} once each and classes "
                                  f"01..{N_WAY}; found items {items} and classes {sorted(set(classes))}")
 
-            def image(rel: str) -> np.ndarray:
-                name = str(base / rel) if str(base) != "." else rel
-                return omniglot.decode_png(files.read(name), image_size, f"{path}: {name}")
-
             names.append(run)
-            support.append([image(f"{run}/training/class{j:02d}.png") for j in range(1, N_WAY + 1)])
-            queries.append([image(f"{run}/test/item{k:02d}.png") for k in range(1, N_WAY + 1)])
+            support.append([_image(files, base, f"{run}/training/class{j:02d}.png", image_size, path)
+                            for j in range(1, N_WAY + 1)])
+            queries.append([_image(files, base, f"{run}/test/item{k:02d}.png", image_size, path)
+                            for k in range(1, N_WAY + 1)])
             answers.append([c - 1 for _, c in sorted(pairs)])
     finally:
         files.close()
@@ -168,7 +172,7 @@ def evaluate_command(specs: list[str] | None, path: Path, seed: int = 0, out: Pa
 
     from plastic_gym.io import write_atomic
 
-    from .agents import load_agent
+    from .adapters import load_agent
 
     if not specs:
         print("error: --omniglot-runs needs --agent SPEC (e.g. prototype:CKPT.pt)", file=sys.stderr)

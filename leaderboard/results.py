@@ -21,9 +21,10 @@ import numpy as np
 
 from plastic_gym.io import write_atomic
 
-from .board import MAX_FILE_BYTES, board_name_of
 from .diagnostics import check as diagnostics_problems
-from .evaluate import FORMAT, make_env, reference_metrics, rounded
+from .episodes import make_env, reference_metrics, rounded
+from .evaluate import FORMAT
+from .layout import MAX_FILE_BYTES, board_name_of
 from .protocol import NAME_PATTERN, valid_name
 from .scoring import bootstrap_method, compare_scores, score
 from .suite import Suite, load_suite
@@ -124,10 +125,11 @@ def _suite_problems(doc: dict[str, Any], allow_short: bool, suite: Suite | None)
     if names != suite.task_names:
         problems.append(f"field tasks: expected the tasks {suite.task_names} (in order), found {names}")
         return suite, problems
-    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks)):
+    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks, strict=True)):
         for key in ("env_id", "kwargs", "seed"):
             if t[key] != getattr(s, key):
-                problems.append(f"field tasks/{i}/{key} (task {s.name}): expected {getattr(s, key)!r}, found {t[key]!r}")
+                problems.append(f"field tasks/{i}/{key} (task {s.name}): expected {getattr(s, key)!r}, "
+                                f"found {t[key]!r}")
         if t["episodes"] != s.episodes and not (allow_short and t["episodes"] < s.episodes):
             problems.append(f"field tasks/{i}/episodes (task {s.name}): expected {s.episodes} (the suite's eval "
                             f"episodes), found {t['episodes']}")
@@ -141,7 +143,7 @@ def _suite_problems(doc: dict[str, Any], allow_short: bool, suite: Suite | None)
 def _reference_problems(doc: dict[str, Any], suite: Suite, runtime_kwargs: dict | None) -> list[str]:
     """Replay the references on the suite's episodes and compare them with the stored ones."""
     problems = []
-    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks)):
+    for i, (t, s) in enumerate(zip(doc["tasks"], suite.tasks, strict=True)):
         env, _ = make_env(s, t["episodes"], runtime_kwargs)
         task = env.task
         if t["primary_metric"] != task.primary_metric or t["higher_is_better"] != task.higher_is_better:
@@ -156,7 +158,8 @@ def _reference_problems(doc: dict[str, Any], suite: Suite, runtime_kwargs: dict 
             if bad.size:
                 j = int(bad[0])
                 problems.append(f"field tasks/{i}/references/{ref} (task {s.name}): {bad.size} episode(s) differ from "
-                                f"the suite's episodes, first episode {j}: expected {expected[j]!r}, found {found[j]!r}")
+                                f"the suite's episodes, first episode {j}: expected {expected[j]!r}, "
+                                f"found {found[j]!r}")
     return problems
 
 
@@ -169,8 +172,9 @@ def _flag_problems(agent: dict[str, Any], a: int, board: str) -> list[str]:
     for flag in ("privileged", "reference"):
         expected = bool(entry and getattr(entry, flag))
         if bool(meta.get(flag, False)) != expected:
-            problems.append(f"field agents/{a}/metadata/{flag} (agent {meta['name']!r}): expected {expected} (decided by "
-                            f"the trusted list of board {board!r}, not by the file), found {meta.get(flag)!r}")
+            problems.append(f"field agents/{a}/metadata/{flag} (agent {meta['name']!r}): expected {expected} "
+                            f"(decided by the trusted list of board {board!r}, not by the file), "
+                            f"found {meta.get(flag)!r}")
     return problems
 
 
@@ -229,7 +233,8 @@ def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
     expected_method = bootstrap_method()
     for key in ("method", "n_resamples", "confidence_level", "seed"):
         if doc["bootstrap"][key] != expected_method[key]:
-            problems.append(f"field bootstrap/{key}: expected {expected_method[key]!r}, found {doc['bootstrap'][key]!r}")
+            problems.append(f"field bootstrap/{key}: expected {expected_method[key]!r}, "
+                            f"found {doc['bootstrap'][key]!r}")
     tasks = doc["tasks"]
     task_names = [t["name"] for t in tasks]
     for a, agent in enumerate(doc["agents"]):
@@ -241,14 +246,15 @@ def _agent_problems(doc: dict[str, Any], board: str) -> list[str]:
         shape_ok = True
         for r, run in enumerate(agent["runs"]):
             if sorted(run) != sorted(task_names):
-                problems.append(f"field agents/{a}/runs/{r} ({who}): expected the tasks {task_names}, found {sorted(run)}")
+                problems.append(f"field agents/{a}/runs/{r} ({who}): expected the tasks {task_names}, "
+                                f"found {sorted(run)}")
                 shape_ok = False
                 continue
             for t in tasks:
                 n = len(run[t["name"]]["primary"])
                 if n != t["episodes"]:
-                    problems.append(f"field agents/{a}/runs/{r}/{t['name']}/primary ({who}, task {t['name']}): expected "
-                                    f"{t['episodes']} per-episode values, found {n}")
+                    problems.append(f"field agents/{a}/runs/{r}/{t['name']}/primary ({who}, task {t['name']}): "
+                                    f"expected {t['episodes']} per-episode values, found {n}")
                     shape_ok = False
         if not shape_ok:
             continue

@@ -36,8 +36,8 @@ def bootstrap_method() -> dict[str, Any]:
         "method": (f"scipy.stats.bootstrap(method='percentile', n_resamples={N_RESAMPLES}, "
                    f"confidence_level={CONFIDENCE_LEVEL}, rng={BOOTSTRAP_SEED}, batch={_BATCH}, vectorized=True); "
                    "stratified by task: episodes resampled with replacement within each task, jointly for the "
-                   "agent's runs and the no-memory and oracle references (paired); IQM = scipy.stats.trim_mean(x, 0.25) "
-                   "over the normalized scores x[task, run]"),
+                   "agent's runs and the no-memory and oracle references (paired); IQM = "
+                   "scipy.stats.trim_mean(x, 0.25) over the normalized scores x[task, run]"),
         "n_resamples": N_RESAMPLES,
         "confidence_level": CONFIDENCE_LEVEL,
         "seed": BOOTSTRAP_SEED,
@@ -124,7 +124,9 @@ def compare_scores(expected: Any, found: Any, where: str, interval_tol: float = 
         return problems
     if isinstance(expected, list):
         ok = isinstance(found, list) and len(found) == len(expected) and all(
-            isinstance(f, (int, float)) and np.isclose(e, f, rtol=0, atol=interval_tol) for e, f in zip(expected, found))
+            isinstance(f, (int, float)) and np.isclose(e, f, rtol=0, atol=interval_tol)
+            for e, f in zip(expected, found, strict=True))
     else:
         ok = isinstance(found, (int, float)) and bool(np.isclose(expected, found, rtol=1e-9, atol=1e-12))
-    return [] if ok else [f"field {where}: expected {expected!r} (recomputed from the per-episode data), found {found!r}"]
+    return [] if ok else [f"field {where}: expected {expected!r} (recomputed from the per-episode data), "
+                          f"found {found!r}"]

@@ -12,9 +12,10 @@ source (package data), never from the file. Any other submission's ``source`` is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _trusted_or_refused(board: Board, name: str, doc: dict[str, Any], trust: boo
                         announce: Callable[[str], None]) -> Any:
     """The factory that re-creates submission ``name``: from the trusted list, or (only with ``trust``) from the
     file's own source, announced with what loading it runs."""
-    from .agents import describe_source, load_agent
+    from .adapters import describe_source, load_agent
     from .trusted import trusted_entry, trusted_factories
 
     agent = doc["agents"][0]
@@ -119,7 +120,7 @@ def verify(names: str | list[str], root: str | Path | None = None, board: str = 
     for (episodes, seed), group in groups.items():  # episodes None: the suite's own counts
         new = evaluate([factories[n] for n in group], suite, episodes=episodes, seed=seed, progress=progress,
                        runtime_kwargs=runtime_kwargs)
-        for name, agent in zip(group, new["agents"]):
+        for name, agent in zip(group, new["agents"], strict=True):
             ok, report = _compare(by_name[name], agent)
             all_ok &= ok
             lines += [f"{name}:"] + ["  " + line for line in report]

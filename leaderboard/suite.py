@@ -133,8 +133,9 @@ def parse_suite(data: Any, where: str = "suite file") -> Suite:
 def load_suite(name_or_path: str | Path = "v0") -> Suite:
     """A shipped suite by name (``"v0"``, ``"omniglot"``) or a suite file by path."""
     path = Path(name_or_path)
-    if not path.suffix == ".json":
+    if path.suffix != ".json":
         path = SUITE_DIR / f"suite_{name_or_path}.json"
         if not path.is_file():
-            raise ValueError(f"unknown suite {name_or_path!r}; available: {available_suites()} (or a path to a suite .json)")
+            raise ValueError(f"unknown suite {name_or_path!r}; available: {available_suites()} (or a path to a suite "
+                             ".json)")
     return parse_suite(read_json_file(path, "suite file", max_bytes=2**20), f"suite file {path}")

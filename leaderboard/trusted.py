@@ -99,19 +99,16 @@ def package_file(path: str) -> Path:
 def anchored_spec(source: str) -> str:
     """``source`` with the file it names made absolute inside the package (``package_file``); reference names and
     ``module:factory`` specs stay as they are."""
-    from .agents import REFERENCE_AGENTS
+    from .adapters import find_kind
+    from .adapters.sb3 import split_spec
 
-    if source in REFERENCE_AGENTS:
+    kind, rest = find_kind(source)
+    if kind.prefix in ("reference", "python"):
         return source
-    kind, _, rest = source.partition(":")
-    if kind == "sb3":
-        algo, _, path = rest.rpartition(":")
+    if kind.prefix == "sb3":
+        algo, path = split_spec(rest)
         return f"sb3:{algo + ':' if algo else ''}{package_file(path)}"
-    if kind == "checkpoint":
-        return f"checkpoint:{package_file(rest)}"
-    if not rest and source.endswith((".json", ".zip", ".pt")):
-        return str(package_file(source))
-    return source
+    return str(package_file(rest)) if rest == source else f"{kind.prefix}:{package_file(rest)}"
 
 
 def trusted_factories(board: str, seed: int = 0, names: list[str] | None = None) -> list[Any]:
@@ -119,7 +116,7 @@ def trusted_factories(board: str, seed: int = 0, names: list[str] | None = None)
     name, source and flags set from the list; files are loaded from the package (``anchored_spec``)."""
     from dataclasses import replace
 
-    from .agents import load_agent
+    from .adapters import load_agent
 
     entries = trusted_entries(board)
     if names is not None:

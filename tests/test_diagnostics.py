@@ -154,7 +154,7 @@ def test_ablation_of_a_plastic_agent_keeps_the_fast_weights_at_their_start(rule)
     assert all(torch.count_nonzero(F) == 0 for F in state_off.F.values())
     assert any(torch.count_nonzero(F) > 0 for F in state.F.values())
     # the slow weights are the same: with plasticity on, the ablated copy's network acts as the original
-    for p, q in zip(agent.model.parameters(), ablated.model.parameters()):
+    for p, q in zip(agent.model.parameters(), ablated.model.parameters(), strict=True):
         assert torch.equal(p, q)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import plastic_gym
 from plastic_gym.cli import main
 from plastic_gym.leaderboard import scoring
 from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agent
+from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.evaluate import evaluate, table
 from plastic_gym.leaderboard.protocol import Agent, AgentMetadata, agent_sizes
-from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
 from plastic_gym.leaderboard.submit import submit, verify
 from plastic_gym.leaderboard.suite import SUITE_HASHES, content_hash, load_suite, parse_suite
@@ -69,7 +70,7 @@ def test_suite_v0_contents():
     assert ("PlasticCopy-v0", {"delay": 40}) in ids and ("PlasticAssoc-v0", {"noise": 0.5}) in ids
     ranges = sorted((t.seed, t.seed + t.episodes) for t in suite.tasks)
     assert ranges[0][0] >= 10_000_000
-    assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:])), "eval seed ranges overlap"
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges)), "eval seed ranges overlap"
     assert load_suite("omniglot").tasks[0].env_id == "PlasticOmniglot-v0"
 
 
@@ -350,7 +351,9 @@ def test_sb3_adapter(small_suite, tmp_path):
 
     model = PPO("MlpPolicy", gym.make("PlasticCopy-v0"), n_steps=16, batch_size=16, seed=0, device="cpu")
     model.save(tmp_path / "ppo_copy.zip")
-    factory = load_agent(f"sb3:{tmp_path / 'ppo_copy.zip'}")
+    with pytest.raises(ValueError, match=r"does not say which Stable-Baselines3 algorithm saved it; name it: sb3:"):
+        load_agent(f"sb3:{tmp_path / 'ppo_copy.zip'}")  # the algorithm is named, never guessed
+    factory = load_agent(f"sb3:PPO:{tmp_path / 'ppo_copy.zip'}")
     assert factory.metadata.parameters > 0 and factory.metadata.state_floats is None  # known once a task is played
     doc = evaluate([factory], small_suite[1], episodes=4, progress=False)
     run = doc["agents"][0]["runs"][0]
@@ -363,9 +366,11 @@ def test_recurrent_sb3_adapter(small_suite, tmp_path):
     import gymnasium as gym
     from sb3_contrib import RecurrentPPO
 
+    from plastic_gym.leaderboard.adapters.sb3 import save_model
+
     model = RecurrentPPO("MlpLstmPolicy", gym.make("PlasticAssoc-v0"), n_steps=16, batch_size=16, seed=0,
                          device="cpu", policy_kwargs={"lstm_hidden_size": 8})
-    model.save(tmp_path / "rppo_assoc.zip")
+    save_model(model, tmp_path / "rppo_assoc.zip")  # stores the algorithm in the zip: PATH.zip loads it
     factory = load_agent(str(tmp_path / "rppo_assoc.zip"))
     assert factory.metadata.regime == "recurrentppo"
     doc = evaluate([factory], small_suite[1], episodes=4, progress=False)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from leaderboard_tiny import marker_module, reference_result, single, tiny_suite
 
-from leaderboard_tiny import EPISODES, marker_module, reference_result, single, tiny_suite
 from plastic_gym.cli import main
 from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.results import ResultError, read_json, write_json_atomic
-from plastic_gym.leaderboard.submit import submit, verify
+from plastic_gym.leaderboard.submit import submit
 from plastic_gym.leaderboard.trusted import DEFAULT_REFERENCES, trusted_entries, trusted_list
 
 
@@ -114,7 +114,7 @@ def test_verify_trust_of_an_sb3_zip_unpickles_it(tiny, tmp_path, capsys):
     pytest.importorskip("stable_baselines3")
     marker = tmp_path / "MARKER"
     root = tmp_path / "boards"
-    source = f"sb3:{_evil_sb3_zip(tmp_path / 'evil.zip', marker)}"
+    source = f"sb3:PPO:{_evil_sb3_zip(tmp_path / 'evil.zip', marker)}"
     submit(_submission(tiny, tmp_path, "evil", source), root, allow_short=True, suite=tiny[1])
     code = main(["verify", "evil", "--trust", "--suite", str(tiny[0]), "--board-dir", str(root), "--no-progress"])
     assert "unpickles the Stable-Baselines3 model" in capsys.readouterr().out

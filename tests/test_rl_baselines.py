@@ -164,14 +164,15 @@ def test_rl_recipe_round_trip(tmp_path):
     assert set(report.training_seconds(manifest.parent)) == {"assoc"}
 
 
-def test_plastic_ppo_models_load_by_their_policy_class(tmp_path):
-    """A saved PlasticPPO zip is recognised without naming the algorithm (``PATH.zip``)."""
+def test_plastic_ppo_models_load_by_their_stored_algorithm(tmp_path):
+    """A PlasticPPO zip saved with ``save_model`` is recognised without naming the algorithm (``PATH.zip``)."""
     from plastic_gym.agents import PlasticPPO, PlasticRecurrentPolicy
+    from plastic_gym.leaderboard.adapters.sb3 import save_model
 
     env = rl.make_task_vec_env("PlasticAssoc-v0", {"n_cues": 2, "trial_length": 4, "stim_dim": 3}, n_envs=2, seed=0)
     model = PlasticPPO(PlasticRecurrentPolicy, env, n_steps=8, batch_size=8, n_epochs=1, device="cpu",
                        policy_kwargs={"hidden_dim": 8, "latent_dim": 8, "net_arch": [8]})
-    model.save(tmp_path / "plastic.zip")
+    save_model(model, tmp_path / "plastic.zip")  # the zip stores its algorithm
     factory = load_agent(str(tmp_path / "plastic.zip"))
     assert type(factory.model).__name__ == "PlasticPPO"
     assert factory.metadata.regime == "plasticppo"

@@ -30,7 +30,8 @@ def score(value: float, normalized: float) -> dict:
 def synthetic_doc(task_names: list[str], higher: list[bool], agents: list[dict]) -> dict:
     """A result document with the fields ``table`` reads; ``agents``: name, normalized per task, flags."""
     tasks = [{"name": n, "primary_metric": "mean_reward" if h else "regret_per_step", "higher_is_better": h,
-              "references": {"no_memory": [0.5, 0.7], "oracle": [2.0, 2.0]}} for n, h in zip(task_names, higher)]
+              "references": {"no_memory": [0.5, 0.7], "oracle": [2.0, 2.0]}}
+             for n, h in zip(task_names, higher, strict=True)]
     out = []
     for a in agents:
         norm = a["normalized"]
@@ -40,7 +41,7 @@ def synthetic_doc(task_names: list[str], higher: list[bool], agents: list[dict])
                     "runs": [{n: {"fallback": n in a.get("fallback", ())} for n in task_names}],
                     "scores": {"iqm": {"value": iqm, "interval": [iqm - 0.05, iqm + 0.05]},
                                "mean": {"value": iqm, "interval": [iqm - 0.05, iqm + 0.05]},
-                               "tasks": {n: score(10 + x, x) for n, x in zip(task_names, norm)}}})
+                               "tasks": {n: score(10 + x, x) for n, x in zip(task_names, norm, strict=True)}}})
     return {"tasks": tasks, "agents": out}
 
 
