@@ -21,6 +21,7 @@ REPO_FOLDERS = ("plastic_gym/", "agents/", "leaderboard/", "baselines/", "benchm
 #: Folders the installed package names as ``plastic_gym.<folder>``: ``leaderboard.agents`` in a document is
 #: ``plastic_gym.leaderboard.agents``.
 SUBPACKAGES = ("agents", "leaderboard", "baselines")
+FILE_NAME = re.compile(r"\.(?:py|json|jsonl|md|png|html|zip|pt|txt|ya?ml|csv|toml)$")
 
 
 def prose(path: Path) -> str:
@@ -66,10 +67,10 @@ def unresolved_names(doc: Path, modules: dict[str, Path]) -> list[str]:
     checked up to the class)."""
     bad = []
     for dotted in sorted(set(re.findall(r"`((?:plastic_gym|agents|leaderboard|baselines)(?:\.\w+)+)", prose(doc)))):
+        if FILE_NAME.search(dotted):  # leaderboard.png, agents.py: a file, not a dotted name
+            continue
         parts = dotted.split(".")
         if parts[0] in SUBPACKAGES:
-            if parts[1] in ("py", "json", "md"):  # a file name, not a dotted name
-                continue
             parts.insert(0, "plastic_gym")
         n = max(n for n in range(1, len(parts) + 1) if ".".join(parts[:n]) in modules)  # plastic_gym is one
         if n < len(parts) and parts[n] not in defined_names(modules[".".join(parts[:n])]):
@@ -95,7 +96,7 @@ def test_the_checkers_on_a_made_up_document(monkeypatch):
             "`tests/test_layout.py::test_x`, `leaderboard/suite_<name>.json`, `https://x.org/a.md`.\n"
             "```bash\npython examples/missing.py\n```\n"
             "`plastic_gym.core.task.Task`, `plastic_gym.core.task.Nope`, `plastic_gym.nope`, "
-            "`plastic_gym.make_task`, `leaderboard.suite.load_suite`, `agents.py`.\n")
+            "`plastic_gym.make_task`, `leaderboard.suite.load_suite`, `agents.py`, `leaderboard.png`.\n")
     monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: text if self == doc else _read(self))
     assert referenced_paths(doc) == {"leaderboard/LEADERBOARD.md", "docs/gone.md", "agents/network.py",
                                      "tests/test_layout.py"}
