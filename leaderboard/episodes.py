@@ -40,6 +40,7 @@ def rounded(values: np.ndarray) -> list[float]:
 
 
 def package_versions() -> dict[str, str]:
+    """The Python version and the installed versions of the packages a result depends on (those installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}

@@ -70,6 +70,7 @@ document.getElementById('status-filter').addEventListener('change', function(){
 
 def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, method: str,
               board: str = PRIMARY_BOARD, diagnostics: bytes | None = None) -> str:
+    """``index.html`` of a board: the sortable table, the plot ``png`` and, when given, the diagnostics figure."""
     esc = html.escape
     head = ["rank", "verified rank", "agent", "status", "IQM", "IQM 95% CI", "mean", *task_names, "state floats",
             "parameters", "regime", "budget", "episodes/task", "date"]

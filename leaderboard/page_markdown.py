@@ -32,6 +32,8 @@ def md(text: Any) -> str:
 
 
 def markdown(task_names: list[str], table: list[dict[str, Any]], method: str, board: str = PRIMARY_BOARD) -> str:
+    """``LEADERBOARD.md`` of a board: the ranked table (rows of ``page_rows.rows``), the verification records, the
+    diagnostics and the figure."""
     head = ["rank", "verified rank", "agent", "status", "IQM [95% CI]", "mean [95% CI]", *task_names, "state floats",
             "parameters", "regime"]
     lines = [f"# plastic-gym leaderboard: suite {md(board)}", "",

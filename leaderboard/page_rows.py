@@ -60,24 +60,29 @@ def rows(docs: list[dict[str, Any]], statuses: dict[str, dict[str, Any] | None],
 
 
 def status_text(r: dict[str, Any]) -> str:
+    """A row's status cell: ``verified <date>`` or ``self-reported``."""
     return f"verified {r['verification'].get('date', '')[:10]}" if r["status"] == "verified" else "self-reported"
 
 
 def versions_text(record: dict[str, Any]) -> str:
+    """The package versions of a verification record, ``name version, ...``."""
     versions = record.get("versions") or {}
     return ", ".join(f"{k} {v}" for k, v in versions.items() if isinstance(v, str))
 
 
 def num_text(v: Any, fmt: str = "{:,}") -> str:
+    """A number with thousands separators, or a dash when unknown."""
     return "–" if v is None else fmt.format(v)
 
 
 def interval_text(agg: dict[str, Any]) -> str:
+    """An aggregate with its 95% interval, ``value [lo, hi]``."""
     lo, hi = agg["interval"]
     return f"{agg['value']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def task_cell(r: dict[str, Any], t: str) -> str:
+    """A row's normalized score on task ``t``, ``*`` marking a no-memory fallback."""
     s = r["tasks"].get(t)
     if s is None:
         return "–"
@@ -91,6 +96,7 @@ SIZES_NOTE = ("State floats: the numbers an agent carries from one step to the n
 
 
 def marks(r: dict[str, Any]) -> str:
+    """The mark after an unranked row's name: † privileged, ‡ classical reference."""
     return " †" if r["privileged"] else (" ‡" if r["reference"] else "")
 
 
