@@ -16,6 +16,10 @@ from typing import Any
 
 from plastic_gym.cli import int_at_least
 
+from . import defaults
+from .config import CELLS, GRADIENT_SCALES
+from .rules import rule_names
+
 
 def _key_value(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false, null), else as a string."""
@@ -46,11 +50,13 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True, help="env id, e.g. PlasticAssoc-v0")
     p.add_argument("--task-kw", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="task kwarg (repeatable), e.g. --task-kw n_cues=5")
-    p.add_argument("--rule", required=True, choices=("hebbian", "gradient", "none"), help="plasticity rule")
-    p.add_argument("--cell", required=True, choices=("rnn", "lstm"))
+    p.add_argument("--rule", required=True, choices=rule_names(),
+                   help="plasticity rule (the registry of plastic_gym.agents.rules)")
+    p.add_argument("--cell", required=True, choices=CELLS)
     p.add_argument("--steps", required=True, type=int, help="total outer steps (a resumed run continues up to it)")
     p.add_argument("--out", required=True, help="output folder: checkpoint.pt, metrics.jsonl, curve.png, summary.json")
-    p.add_argument("--hidden", type=int, default=128, help="hidden units of the plastic network (default 128)")
+    p.add_argument("--hidden", type=int, default=defaults.HIDDEN_DIM,
+                   help=f"hidden units of the plastic network (default {defaults.HIDDEN_DIM})")
     p.add_argument("--no-size-match", dest="size_match", action="store_false",
                    help="give a non-plastic network (--rule none, RNN or LSTM) the same hidden size instead of 1.5x "
                         "(the paper's size match)")
@@ -63,7 +69,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW (amsgrad) learning rate (default 1e-3)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="AdamW weight decay (default 0, the paper's value for these tasks)")
-    p.add_argument("--gradient-scale", choices=("sample", "paper"), default=None,
+    p.add_argument("--gradient-scale", choices=GRADIENT_SCALES, default=None,
                    help="gradient rule's inner loss: per sample (default) or the paper's scale, L_int / 64 "
                         "(its loss averaged over a batch of 64), whatever --batch is")
     p.add_argument("--device", default="auto",

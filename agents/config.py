@@ -4,18 +4,22 @@
 through ``to_dict()`` / ``from_dict()`` (checkpoints store it that way).
 
 Defaults follow the paper's code (PlasticRNNs, ICLR 2023): ``p_lr = p_wd = 0.1``, ``inner_grad_clip = 1``,
-``extra_dim = 4``, modulation on, ``alpha = "random"`` (alpha ~ U(-1, 1)), hidden size 128.
+``extra_dim = 4``, modulation on, ``alpha = "random"`` (alpha ~ U(-1, 1)); the hidden size, cell and rule shared
+with the model, trainer and CLI come from ``defaults.py`` (128, "rnn", "hebbian"). Valid rules are the names in the
+rule registry (``agents/rules``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+
+from . import defaults, rules
 
 CELLS = ("rnn", "lstm")
-RULES = ("hebbian", "gradient", "none")
 ALPHA_MODES = ("random", "uniform", "neg_uniform", "none")
 GRADIENT_SCALES = ("sample", "paper")
 #: Batch size over which the paper's code averages the gradient rule's inner loss (its batch of 64 episodes).
@@ -51,7 +55,8 @@ class PlasticConfig:
     output_dim:       n_out, the columns of o_t returned to the caller.
     hidden_dim:       width of h_t.
     cell:             "rnn" (relu RNN) or "lstm".
-    rule:             "hebbian" (G = pre ⊗ post), "gradient" (G = dL_int/dF) or "none" (no plastic weights).
+    rule:             a registered plasticity rule (``agents/rules``): "hebbian" (G = pre ⊗ post), "gradient"
+                      (G = dL_int/dF) or "none" (no plastic weights).
     modulation:       one extra output column m_t scales eta_t = p_lr * 2 sigmoid(m_t), lam_t = p_wd * 2 sigmoid(m_t).
     alpha:            init of the per-connection plasticity coefficients: "random" U(-1,1), "uniform" 1,
                       "neg_uniform" -1, "none" (alpha fixed to 1, not trained).
@@ -60,16 +65,17 @@ class PlasticConfig:
     extra_dim:        extra output columns of o_t (unused by the caller, part of L_int).
     weight_clip:      if set, the plastic weights F are clamped to [-weight_clip, weight_clip] after every update.
     input_hidden_dim: width of the plastic input layer x_t (default: hidden_dim).
-    gradient_scale:   scale of the gradient rule's inner loss. "sample": L_int of each sample on its own (SPEC 4);
-                      "paper": L_int / 64, the per-sample share of the paper's code, which averages L_int over its
-                      batch of 64 episodes (G 64x smaller, so the clip at c rarely acts), whatever the batch size here.
+    gradient_scale:   scale of a rule's inner loss L_int (the gradient rule's). "sample": L_int of each sample on
+                      its own (SPEC 4); "paper": L_int / 64, the per-sample share of the paper's code, which averages
+                      L_int over its batch of 64 episodes (G 64x smaller, so the clip at c rarely acts), whatever the
+                      batch size here.
     """
 
     input_dim: int
     output_dim: int
-    hidden_dim: int = 128
-    cell: str = "rnn"
-    rule: str = "gradient"
+    hidden_dim: int = defaults.HIDDEN_DIM
+    cell: str = defaults.CELL
+    rule: str = defaults.RULE
     modulation: bool = True
     alpha: str = "random"
     p_lr: float = 0.1
@@ -89,7 +95,7 @@ class PlasticConfig:
         _check_int("output_dim", self.output_dim, 1)
         _check_int("hidden_dim", self.hidden_dim, 1)
         _check_choice("cell", self.cell, CELLS)
-        _check_choice("rule", self.rule, RULES)
+        _check_choice("rule", self.rule, rules.rule_names())
         if not isinstance(self.modulation, bool):
             raise ValueError(f"PlasticConfig.modulation must be a bool, got {self.modulation!r}")
         _check_choice("alpha", self.alpha, ALPHA_MODES)
@@ -101,18 +107,20 @@ class PlasticConfig:
         if self.input_hidden_dim is not None:
             _check_int("input_hidden_dim", self.input_hidden_dim, 1)
         _check_choice("gradient_scale", self.gradient_scale, GRADIENT_SCALES)
-        if self.gradient_scale != "sample" and self.rule != "gradient":
-            raise ValueError(f"PlasticConfig.gradient_scale={self.gradient_scale!r} applies to rule='gradient' only, "
-                             f"got rule={self.rule!r}")
+        if self.gradient_scale != "sample" and not rules.get_rule(self.rule).inner_loss:
+            with_loss = " or ".join(f"rule={n!r}" for n in rules.rule_names() if rules.get_rule(n).inner_loss)
+            raise ValueError(f"PlasticConfig.gradient_scale={self.gradient_scale!r} applies to a rule with an inner "
+                             f"loss L_int ({with_loss}) only, got rule={self.rule!r}")
 
     # ---- derived sizes ------------------------------------------------------------------------------------------
     @property
     def plastic(self) -> bool:
-        return self.rule != "none"
+        """Whether the rule gives the network plastic weights (every rule but "none")."""
+        return rules.get_rule(self.rule).plastic
 
     @property
     def inner_loss_factor(self) -> float:
-        """Factor of the gradient rule's per-sample inner loss L_int: 1, or 1/64 for ``gradient_scale="paper"``."""
+        """Factor s of a rule's per-sample inner loss L_int: 1, or 1/64 for ``gradient_scale="paper"``."""
         return 1.0 / PAPER_INNER_BATCH if self.gradient_scale == "paper" else 1.0
 
     @property
@@ -144,14 +152,15 @@ class PlasticConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "PlasticConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> PlasticConfig:
         if not isinstance(data, Mapping):
             raise ValueError(f"PlasticConfig.from_dict expects a mapping, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"PlasticConfig.from_dict: unknown field(s) {unknown}; expected a subset of {sorted(known)}")
+            raise ValueError(f"PlasticConfig.from_dict: unknown field(s) {unknown}; "
+                             f"expected a subset of {sorted(known)}")
         return cls(**dict(data))
 
-    def replace(self, **changes: Any) -> "PlasticConfig":
+    def replace(self, **changes: Any) -> PlasticConfig:
         return dataclasses.replace(self, **changes)

@@ -22,9 +22,11 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from . import defaults
 from .config import PlasticConfig
 from .encoder import Conv4Encoder
 from .network import PlasticNetwork
+from .rules import get_rule
 
 __all__ = ["ModelConfig", "NONPLASTIC_SCALE", "TaskModel", "build_model", "outputs_to_actions", "size_matched_hidden"]
 
@@ -37,8 +39,9 @@ _UNRECORDED_SCALE = {"rnn": 1.5, "lstm": 1.0}
 
 def size_matched_hidden(hidden_dim: int, rule: str, size_match: bool = True, scale: float = NONPLASTIC_SCALE) -> int:
     """The hidden units to build for a network of plastic-equivalent size ``hidden_dim``: ``round(scale *
-    hidden_dim)`` for a non-plastic network (``rule="none"``) when ``size_match`` is on, else ``hidden_dim``."""
-    if size_match and rule == "none":
+    hidden_dim)`` for a non-plastic network (a rule without plastic weights, ``rule="none"``) when ``size_match``
+    is on, else ``hidden_dim``."""
+    if size_match and not get_rule(rule).plastic:
         return int(round(hidden_dim * scale))
     return hidden_dim
 
@@ -62,9 +65,9 @@ class ModelConfig:
     input: str
     input_dim: int
     output_dim: int
-    cell: str = "rnn"
-    rule: str = "hebbian"
-    hidden_dim: int = 128
+    cell: str = defaults.CELL
+    rule: str = defaults.RULE
+    hidden_dim: int = defaults.HIDDEN_DIM
     size_match: bool = True
     plastic: dict[str, Any] = field(default_factory=dict)
     encoder: dict[str, Any] | None = None
@@ -170,8 +173,9 @@ class TaskModel(nn.Module):
         return self
 
 
-def build_model(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int = 128, size_match: bool = True,
-                encoder_dim: int = 64, encoder_channels: int = 64, **plastic: Any) -> TaskModel:
+def build_model(task, cell: str = defaults.CELL, rule: str = defaults.RULE, hidden_dim: int = defaults.HIDDEN_DIM,
+                size_match: bool = True, encoder_dim: int = 64, encoder_channels: int = 64,
+                **plastic: Any) -> TaskModel:
     """The ``TaskModel`` for ``task``'s observation space (vector, or Dict of image + label).
 
     ``encoder_dim`` and ``encoder_channels`` size the Conv-4 encoder of image tasks (projection width, conv width;
@@ -181,8 +185,9 @@ def build_model(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int 
                                       **plastic))
 
 
-def model_config_for(task, cell: str = "rnn", rule: str = "hebbian", hidden_dim: int = 128, size_match: bool = True,
-                     encoder_dim: int = 64, encoder_channels: int = 64, **plastic: Any) -> ModelConfig:
+def model_config_for(task, cell: str = defaults.CELL, rule: str = defaults.RULE,
+                     hidden_dim: int = defaults.HIDDEN_DIM, size_match: bool = True, encoder_dim: int = 64,
+                     encoder_channels: int = 64, **plastic: Any) -> ModelConfig:
     space = task.observation_space
     common = dict(output_dim=task.target_dim, cell=cell, rule=rule, hidden_dim=hidden_dim, size_match=size_match,
                   plastic=dict(plastic))

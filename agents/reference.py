@@ -1,17 +1,19 @@
 """Reference plastic network: SPEC section 4 written out literally (for tests and benchmarks, not for training).
 
 Every step materialises the per-sample weights W + F of every layer ([B, in, out]), runs the network with batched
-matrix products, and forms G explicitly: pre ⊗ post for the hebbian rule, and for the gradient rule
-``torch.autograd.grad(L_int, F, create_graph=True)`` with L_int = sum over samples of s mean_d (omega_d o_t,d)^2 (the
-samples are independent, so each sample's G is the gradient of its own loss; s = ``config.inner_loss_factor``). It
-deliberately shares no maths with the fast ``PlasticNetwork`` beyond the parameters and the rate formula, so agreement
-of the two is a real check.
+matrix products, and forms G explicitly through the rule's reference hooks (``rules/base.py``): pre ⊗ post as a
+[B, in, out] tensor for the Hebbian rule, and for the gradient rule ``torch.autograd.grad(L_int, F,
+create_graph=True)`` with L_int = sum over samples of s mean_d (omega_d o_t,d)^2 (the samples are independent, so
+each sample's G is the gradient of its own loss; s = ``config.inner_loss_factor``). The norm of the clip is summed
+over the explicit G. It shares no maths with the fast ``PlasticNetwork`` beyond the parameters, the rate formula
+and the rule's choice of pre and post, so agreement of the two is a real check of the fast forms.
 """
 
 from __future__ import annotations
 
 import torch
 
+from .cell import CellCache
 from .plastic_linear import LAYERS, PlasticNetworkBase
 from .state import PlasticState
 
@@ -44,15 +46,11 @@ class ReferencePlasticNetwork(PlasticNetworkBase):
     def _step(self, u: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
         cfg = self.config
         L = self.layers
-        F, f = dict(state.F), dict(state.f)
-        if cfg.rule == "gradient":  # F must be in the graph to take dL_int/dF
-            for d in (F, f):
-                for k, v in d.items():
-                    if not v.requires_grad:
-                        d[k] = v.detach().requires_grad_(True)
+        plastic = self.rule.plastic
+        F, f = self.rule.reference_weights(dict(state.F), dict(state.f)) if plastic else ({}, {})
 
         def weight(name: str) -> tuple[Tensor, Tensor]:
-            if not cfg.plastic:
+            if not plastic:
                 return L[name].weight.expand(u.shape[0], -1, -1), L[name].bias
             return L[name].weight + F[name], L[name].bias + f[name]
 
@@ -60,33 +58,26 @@ class ReferencePlasticNetwork(PlasticNetworkBase):
             w, b = weight(name)
             return torch.bmm(v.unsqueeze(1), w).squeeze(1) + b
 
-        x = torch.relu(linear("input", u))
+        a_x = linear("input", u)
+        x = torch.relu(a_x)
         z = linear("hh", state.h) + linear("ih", x)
         if cfg.cell == "rnn":
             h = torch.relu(z)
-            c = None
-            post = h
+            c, gates, post = None, None, h
         else:
             zi, zf, zg, zo = z.chunk(4, dim=-1)
             i, fg, g, og = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg), torch.sigmoid(zo)
             c = fg * state.c + i * g
             h = og * torch.tanh(c)
-            post = torch.cat([i, fg, g, og], dim=-1)
+            gates, post = (i, fg, g, og, torch.tanh(c)), torch.cat([i, fg, g, og], dim=-1)
         o = linear("output", h)
         m_keep = o[:, -1] if cfg.modulation else torch.zeros_like(o[:, 0])
 
-        if not cfg.plastic:
+        if not plastic:
             return o[:, : cfg.output_dim], PlasticState(h=h, c=c, m=m_keep)
 
-        if cfg.rule == "hebbian":
-            pre_post = {"input": (u, x), "hh": (state.h, post), "ih": (x, post), "output": (h, o)}
-            G = {k: pre.unsqueeze(2) * pst.unsqueeze(1) for k, (pre, pst) in pre_post.items()}
-            Gb = {k: torch.zeros_like(f[k]) for k in LAYERS}
-        else:
-            loss = cfg.inner_loss_factor * (self.omega * o).square().mean(dim=-1).sum()
-            grads = torch.autograd.grad(loss, [F[k] for k in LAYERS] + [f[k] for k in LAYERS], create_graph=True)
-            G = dict(zip(LAYERS, grads[: len(LAYERS)]))
-            Gb = dict(zip(LAYERS, grads[len(LAYERS):]))
+        cache = CellCache(u, a_x, x, state.h, state.c, z, gates, post, c, h, o)
+        G, Gb = self.rule.reference_updates(self, F, f, cache)
         sq = sum(G[k].square().sum(dim=(1, 2)) + Gb[k].square().sum(dim=1) for k in LAYERS)
         eta, lam, m = self._rates(o, sq)
         keep = 1.0 - lam

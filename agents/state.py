@@ -15,8 +15,8 @@ operations return new states and never write in place, so autograd graphs throug
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -94,7 +94,7 @@ class PlasticState:
         return out
 
     @classmethod
-    def from_tensors(cls, tensors: Mapping[str, Tensor]) -> "PlasticState":
+    def from_tensors(cls, tensors: Mapping[str, Tensor]) -> PlasticState:
         """Inverse of ``to_tensors``."""
         if "h" not in tensors:
             raise ValueError("PlasticState.from_tensors: expected a key 'h' (hidden state)")
@@ -106,12 +106,13 @@ class PlasticState:
             elif key.startswith("f."):
                 f[key[2:]] = value
             elif key not in ("h", "c", "m"):
-                raise ValueError(f"PlasticState.from_tensors: unexpected key {key!r}; expected h, c, m, F.<layer>, f.<layer>")
+                raise ValueError(f"PlasticState.from_tensors: unexpected key {key!r}; "
+                                 "expected h, c, m, F.<layer>, f.<layer>")
         state = cls(h=tensors["h"], c=tensors.get("c"), m=tensors.get("m"), F=F, f=f)
         state._check_batch()
         return state
 
-    def map(self, fn: Callable[[Tensor], Tensor]) -> "PlasticState":
+    def map(self, fn: Callable[[Tensor], Tensor]) -> PlasticState:
         """A new state with ``fn`` applied to every tensor."""
         return PlasticState.from_tensors({k: fn(v) for k, v in self.to_tensors().items()})
 
@@ -136,22 +137,26 @@ class PlasticState:
     def dtype(self) -> torch.dtype:
         return self.h.dtype
 
-    def num_floats_per_sample(self) -> int:
+    def state_floats(self) -> int:
         """How many numbers one sample's state holds (the memory the network carries between steps)."""
         return int(sum(int(np.prod(v.shape[1:])) for v in self.to_tensors().values()))
 
+    def num_floats_per_sample(self) -> int:
+        """The former name of ``state_floats`` (kept for existing callers)."""
+        return self.state_floats()
+
     # ---- operations ---------------------------------------------------------------------------------------------
-    def detach(self) -> "PlasticState":
+    def detach(self) -> PlasticState:
         """Cut the autograd graph (truncated BPTT / rollouts)."""
         return self.map(lambda t: t.detach())
 
-    def clone(self) -> "PlasticState":
+    def clone(self) -> PlasticState:
         return self.map(lambda t: t.clone())
 
-    def to(self, *args, **kwargs) -> "PlasticState":
+    def to(self, *args, **kwargs) -> PlasticState:
         return self.map(lambda t: t.to(*args, **kwargs))
 
-    def reset_where(self, mask) -> "PlasticState":
+    def reset_where(self, mask) -> PlasticState:
         """A new state whose rows where ``mask`` is True are the episode-start state (all zeros: F_0 = 0, h_0 = 0)."""
         mask_t = torch.as_tensor(np.asarray(mask) if not isinstance(mask, Tensor) else mask, device=self.device)
         if mask_t.dtype != torch.bool or mask_t.shape != (self.batch_size,):
@@ -166,7 +171,7 @@ class PlasticState:
 
         return self.map(reset)
 
-    def __getitem__(self, index) -> "PlasticState":
+    def __getitem__(self, index) -> PlasticState:
         """Select batch rows (an int keeps the batch dimension)."""
         if isinstance(index, int):
             index = slice(index, index + 1) if index != -1 else slice(-1, None)
@@ -175,7 +180,7 @@ class PlasticState:
         return self.map(lambda t: t[index])
 
     @classmethod
-    def cat(cls, states: Iterable["PlasticState"]) -> "PlasticState":
+    def cat(cls, states: Iterable[PlasticState]) -> PlasticState:
         """Concatenate states along the batch (all must come from the same network)."""
         states = list(states)
         if not states:
@@ -198,7 +203,7 @@ class PlasticState:
         weights: bool = True,
         device=None,
         dtype=None,
-    ) -> "PlasticState":
+    ) -> PlasticState:
         """The episode-start state: h_0 = 0, c_0 = 0, m_0 = 0, F_0 = 0, f_0 = 0.
 
         ``weights=False`` leaves F out (for code that starts from F_0 = 0 without reading it).

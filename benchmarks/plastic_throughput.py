@@ -63,11 +63,12 @@ def _reset_peak() -> bool:
         return False
 
 
-def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, device: str = "cpu"):
+def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, device: str = "cpu", config_class=None):
     """A closure running one training step and returning its loss.
 
     ``kind``: "fast" (``PlasticNetwork``), "reference" (``ReferencePlasticNetwork``) or a network class with their
-    constructor (a variant of ``PlasticNetwork``, see ``network_ab.py``).
+    constructor (a variant of ``PlasticNetwork``, see ``network_ab.py``), built from a ``config_class`` config
+    (default ``PlasticConfig``; a variant from another revision brings its own).
     """
     import torch
 
@@ -78,7 +79,8 @@ def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, devic
     x = torch.as_tensor(ep.obs, dtype=torch.float32, device=device)
     y = torch.as_tensor(ep.target, dtype=torch.float32, device=device)
     w = torch.as_tensor(ep.scored, dtype=torch.float32, device=device).unsqueeze(-1)
-    cfg = PlasticConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell, rule=rule)
+    cfg = (config_class or PlasticConfig)(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell,
+                                          rule=rule)
     net_class = {"fast": PlasticNetwork, "reference": ReferencePlasticNetwork}.get(kind, kind)
     torch.manual_seed(seed)
     net = net_class(cfg).to(device)
@@ -175,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     on_cpu = args.device == "cpu"
     ctx = mp.get_context("spawn")
     print(f"plastic training step on {args.device}, batch 64, hidden 128, torch threads 1, pid {os.getpid()}, "
-          f"{ref_reps} rounds of {math.ceil(reps / ref_reps)} fast steps + 1 reference step (medians); times in seconds",
+          f"{ref_reps} rounds of {math.ceil(reps / ref_reps)} fast steps + 1 reference step (medians); "
+          "times in seconds",
           flush=True)
-    header = (f"{'task':<16} {'T':>3} {'cell':<4} {'rule':<8} | {'fast cpu':>8} {'(min)':>6} | {'ref cpu':>7} {'(min)':>6} | "
-              f"{'ratio':>5} {'(min)':>6} | {'fast wall':>9} {'ref wall':>8} | {'fast MB':>7} {'ref MB':>6} | target (median)")
+    header = (f"{'task':<16} {'T':>3} {'cell':<4} {'rule':<8} | {'fast cpu':>8} {'(min)':>6} | "
+              f"{'ref cpu':>7} {'(min)':>6} | {'ratio':>5} {'(min)':>6} | {'fast wall':>9} {'ref wall':>8} | "
+              f"{'fast MB':>7} {'ref MB':>6} | target (median)")
     print(header)
     print("-" * len(header), flush=True)
     failures = []
@@ -206,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{task_id} {cell} {rule}: speedup {ratio:.1f}x < {MIN_SPEEDUP}x")
         print(f"{task_id:<16} {T:>3} {cell:<4} {rule:<8} | {fast['cpu']:>8.3f} {fast['cpu_min']:>6.3f} | "
               f"{_fmt(ref, 'cpu', 3):>7} {_fmt(ref, 'cpu_min', 3):>6} | {ratio:>4.1f}x {ratio_min:>5.1f}x | "
-              f"{fast['wall']:>9.3f} {_fmt(ref, 'wall', 3):>8} | {fast['peak_mb']:>7.0f} {_fmt(ref, 'peak_mb', 0):>6} | "
+              f"{fast['wall']:>9.3f} {_fmt(ref, 'wall', 3):>8} | "
+              f"{fast['peak_mb']:>7.0f} {_fmt(ref, 'peak_mb', 0):>6} | "
               f"{', '.join(verdicts)}", flush=True)
     print()
     print("cpu: the thread's CPU seconds per step, median (and min) of the repeats; wall: median wall seconds.")

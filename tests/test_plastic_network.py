@@ -64,9 +64,9 @@ def assert_states_close(s1: PlasticState, s2: PlasticState, tol: float = 1e-5) -
 
 
 def grads(net: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
-    names, params = zip(*net.named_parameters())
+    names, params = zip(*net.named_parameters(), strict=True)
     gs = torch.autograd.grad(loss, params, allow_unused=True)
-    return {n: (torch.zeros_like(p) if g is None else g) for n, p, g in zip(names, params, gs)}
+    return {n: (torch.zeros_like(p) if g is None else g) for n, p, g in zip(names, params, gs, strict=True)}
 
 
 def warm_state(ref: ReferencePlasticNetwork, seed: int = 5) -> PlasticState:
@@ -261,7 +261,8 @@ def test_zero_activity_is_nan_free(cell, rule):
         g = grads(net, loss)
         assert torch.isfinite(out).all()
         assert all(torch.isfinite(v).all() for v in st.to_tensors().values())
-        assert all(torch.isfinite(v).all() for v in g.values()), {k: v for k, v in g.items() if not torch.isfinite(v).all()}
+        not_finite = {k: v for k, v in g.items() if not torch.isfinite(v).all()}
+        assert not not_finite, not_finite
 
 
 def test_reference_gradient_rule_under_no_grad():
@@ -313,7 +314,7 @@ def test_config_round_trip_and_sizes():
         PlasticConfig.from_dict({**d, "bogus": 1})
     with pytest.raises(ValueError, match="PlasticConfig"):
         PlasticNetwork({"input_dim": 3})
-    assert PlasticConfig(input_dim=2, output_dim=1, gradient_scale="paper").inner_loss_factor == 1 / 64
+    assert PlasticConfig(input_dim=2, output_dim=1, rule="gradient", gradient_scale="paper").inner_loss_factor == 1 / 64
     assert PlasticConfig.from_dict({"input_dim": 2, "output_dim": 1}).gradient_scale == "sample"
     with pytest.raises(ValueError, match="gradient_scale.*rule='gradient'"):
         PlasticConfig(input_dim=2, output_dim=1, rule="hebbian", gradient_scale="paper")
@@ -336,6 +337,7 @@ def test_initial_state_shapes_and_size(cell, rule):
     if rule != "none":
         n += sum(i * o + o for i, o in shapes.values())
     assert s.num_floats_per_sample() == n
+    assert s.state_floats() == n
     assert fast.initial_state(2, dtype=torch.float32).dtype == torch.float32
 
 
@@ -433,7 +435,8 @@ def test_input_and_state_validation():
         with pytest.raises(ValueError, match="batch size"):
             net(torch.zeros(2, 3, D_IN, dtype=torch.float64), net.initial_state(3))
         with pytest.raises(ValueError, match="LSTM"):
-            net.step(torch.zeros(2, D_IN, dtype=torch.float64), make_pair(cell="lstm", rule="hebbian")[0].initial_state(2))
+            lstm_state = make_pair(cell="lstm", rule="hebbian")[0].initial_state(2)
+            net.step(torch.zeros(2, D_IN, dtype=torch.float64), lstm_state)
     with pytest.raises(ValueError, match="chunk_size"):
         PlasticNetwork(fast.config, chunk_size=0)
     out, st = fast(torch.zeros(2, 0, D_IN, dtype=torch.float64))
