@@ -36,12 +36,11 @@ def _check_plastic_keys(plastic: dict[str, Any]) -> None:
     """``--plastic KEY=VALUE`` names must be ``PlasticConfig`` fields (the others are set by their own flags)."""
     from dataclasses import fields
 
+    from plastic_gym.validation import reject_unknown
+
     from .config import PlasticConfig
 
-    valid = [f.name for f in fields(PlasticConfig)]
-    unknown = sorted(set(plastic) - set(valid))
-    if unknown:
-        raise ValueError(f"--plastic: unknown PlasticConfig field(s) {unknown}; expected some of {valid}")
+    reject_unknown(plastic, [f.name for f in fields(PlasticConfig)], "PlasticConfig field", "--plastic")
 
 
 def register(subparsers) -> None:

@@ -12,10 +12,11 @@ rule registry (``agents/rules``).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from plastic_gym.validation import reject_unknown, require, require_choice, require_float, require_int
 
 from . import defaults, rules
 
@@ -24,27 +25,6 @@ ALPHA_MODES = ("random", "uniform", "neg_uniform", "none")
 GRADIENT_SCALES = ("sample", "paper")
 #: Batch size over which the paper's code averages the gradient rule's inner loss (its batch of 64 episodes).
 PAPER_INNER_BATCH = 64
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"PlasticConfig.{name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_float(name: str, value: Any, minimum: float, allow_none: bool = False, strict: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > minimum if strict else value >= minimum)
-    if not ok:
-        op = ">" if strict else ">="
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"PlasticConfig.{name} must be a finite number {op} {minimum}{extra}, got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"PlasticConfig.{name} must be one of {choices}, got {value!r}")
 
 
 @dataclass
@@ -91,26 +71,26 @@ class PlasticConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
-        _check_int("input_dim", self.input_dim, 1)
-        _check_int("output_dim", self.output_dim, 1)
-        _check_int("hidden_dim", self.hidden_dim, 1)
-        _check_choice("cell", self.cell, CELLS)
-        _check_choice("rule", self.rule, rules.rule_names())
-        if not isinstance(self.modulation, bool):
-            raise ValueError(f"PlasticConfig.modulation must be a bool, got {self.modulation!r}")
-        _check_choice("alpha", self.alpha, ALPHA_MODES)
-        _check_float("p_lr", self.p_lr, 0.0)
-        _check_float("p_wd", self.p_wd, 0.0)
-        _check_float("inner_grad_clip", self.inner_grad_clip, 0.0, allow_none=True, strict=True)
-        _check_int("extra_dim", self.extra_dim, 0)
-        _check_float("weight_clip", self.weight_clip, 0.0, allow_none=True, strict=True)
+        name = "PlasticConfig."
+        require_int(name + "input_dim", self.input_dim, 1)
+        require_int(name + "output_dim", self.output_dim, 1)
+        require_int(name + "hidden_dim", self.hidden_dim, 1)
+        require_choice(name + "cell", self.cell, CELLS)
+        require_choice(name + "rule", self.rule, rules.rule_names())
+        require(isinstance(self.modulation, bool), f"{name}modulation must be a bool, got {self.modulation!r}")
+        require_choice(name + "alpha", self.alpha, ALPHA_MODES)
+        require_float(name + "p_lr", self.p_lr, 0.0)
+        require_float(name + "p_wd", self.p_wd, 0.0)
+        require_float(name + "inner_grad_clip", self.inner_grad_clip, 0.0, allow_none=True, strict=True)
+        require_int(name + "extra_dim", self.extra_dim, 0)
+        require_float(name + "weight_clip", self.weight_clip, 0.0, allow_none=True, strict=True)
         if self.input_hidden_dim is not None:
-            _check_int("input_hidden_dim", self.input_hidden_dim, 1)
-        _check_choice("gradient_scale", self.gradient_scale, GRADIENT_SCALES)
+            require_int(name + "input_hidden_dim", self.input_hidden_dim, 1)
+        require_choice(name + "gradient_scale", self.gradient_scale, GRADIENT_SCALES)
         if self.gradient_scale != "sample" and not rules.get_rule(self.rule).inner_loss:
             with_loss = " or ".join(f"rule={n!r}" for n in rules.rule_names() if rules.get_rule(n).inner_loss)
-            raise ValueError(f"PlasticConfig.gradient_scale={self.gradient_scale!r} applies to a rule with an inner "
-                             f"loss L_int ({with_loss}) only, got rule={self.rule!r}")
+            raise ValueError(f"{name}gradient_scale={self.gradient_scale!r} applies to a rule with an inner loss "
+                             f"L_int ({with_loss}) only, got rule={self.rule!r}")
 
     # ---- derived sizes ------------------------------------------------------------------------------------------
     @property
@@ -155,11 +135,7 @@ class PlasticConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> PlasticConfig:
         if not isinstance(data, Mapping):
             raise ValueError(f"PlasticConfig.from_dict expects a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"PlasticConfig.from_dict: unknown field(s) {unknown}; "
-                             f"expected a subset of {sorted(known)}")
+        reject_unknown(data, [f.name for f in dataclasses.fields(cls) if f.init], "field", "PlasticConfig.from_dict")
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> PlasticConfig:
