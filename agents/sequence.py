@@ -115,7 +115,8 @@ class SequenceForm:
     def linear(self, name: str, v: Tensor) -> Tensor:
         """v (W + F_{t-1}) + b + f_{t-1} of the input or output layer:
         v W + b + d_t (v F_a + f_a) + sum_s c_{t,s} ((v ⊙ pre_s) @ alpha + alpha_b) ⊙ post_s (history layer), or
-        v W + b + d_t f_a + v F + alpha_b ⊙ sum_s c_{t,s} post_s (dense layer, F materialised)."""
+        v W + b + d_t f_a + v F + alpha_b ⊙ sum_s c_{t,s} post_s (dense layer, F materialised); the alpha_b terms
+        only for a rule with a plastic bias."""
         y = self.input_fixed[self.t] if name == "input" else torch.addmm(self.bias[name], v, self.weight[name])
         dense = name in self.dense_F
         if self.uses is not None:

@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from plastic_gym.agents.rules import RULES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("variants", nargs="+", help="worktree, a git revision, or a network.py file")
     ap.add_argument("--task", default="PlasticAssoc-v0")
     ap.add_argument("--cell", default="rnn", choices=["rnn", "lstm"])
-    ap.add_argument("--rule", default="gradient", choices=["hebbian", "gradient"])
+    ap.add_argument("--rule", default="gradient", choices=RULES)
     ap.add_argument("--rounds", type=int, default=12, help="timed steps per variant (after 2 warm-up rounds)")
     args = ap.parse_args(argv)
     if args.rounds < 1:
