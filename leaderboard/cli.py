@@ -233,12 +233,16 @@ def _verify(args) -> int:
 
 
 def _render(args) -> int:
-    from .board import all_boards
+    from .board import all_boards, default_root
     from .render import summary
     from .results import ResultError
 
+    root = args.board if args.board is not None else default_root()
     try:
-        for board in all_boards(args.board):
+        boards = all_boards(root)
+        if not boards:
+            print(f"no boards in {root} (they appear with the first submit; --board DIR names another folder)")
+        for board in boards:
             paths = board.update()
             docs, statuses = board.load()
             print(f"board {board.name}:")

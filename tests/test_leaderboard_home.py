@@ -35,13 +35,16 @@ def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
-def test_board_flag_chooses_the_folder(tiny, tmp_path, monkeypatch):
+def test_board_flag_chooses_the_folder(tiny, tmp_path, monkeypatch, capsys):
     """``--board DIR`` (and its older spelling ``--board-dir``) on submit, verify and render: every file is written
     under DIR, whatever the environment says."""
     suite_path, suite, result = tiny
     monkeypatch.setenv("PLASTIC_GYM_BOARD", str(tmp_path / "env-board"))
     monkeypatch.setenv("PLASTIC_GYM_HOME", str(tmp_path / "home"))
     root = tmp_path / "mine"
+    capsys.readouterr()
+    assert main(["render", "--board", str(root)]) == 0 and not root.exists()  # nothing to render, nothing created
+    assert f"no boards in {root}" in capsys.readouterr().out
     assert main(["submit", str(result), "--suite", str(suite_path), "--allow-short", "--board", str(root)]) == 0
     name = Board.for_suite(suite, root).name
     assert main(["verify", "no-memory", "--suite", str(suite_path), "--board", str(root), "--no-progress"]) == 0
