@@ -35,7 +35,7 @@ _EXPORTS = {
     "TrainConfig": "train_config",
     "Trainer": "trainer",
     "train": "trainer",
-    # Stable-Baselines3: policy, rollout buffers, algorithm, vector envs
+    # Stable-Baselines3: policy and its layers, rollout buffers, algorithm, vector envs
     "ImageLabelExtractor": "sb3_layers",
     "PlasticCore": "sb3_layers",
     "PlasticRecurrentPolicy": "sb3_policy",

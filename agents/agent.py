@@ -40,7 +40,7 @@ class CheckpointAgent:
         self.metadata = {
             "name": f"plastic-{cfg.cell}-{cfg.rule}",
             "parameters": model.num_parameters(),
-            "state_floats": int(model.initial_state(1).num_floats_per_sample()),
+            "state_floats": model.initial_state(1).state_floats(),
             "regime": "supervised-bptt",
             "privileged": False,
             "description": f"{cfg.cell.upper()} hidden {cfg.effective_hidden_dim}, {cfg.rule} plasticity",

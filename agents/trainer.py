@@ -138,7 +138,7 @@ class Trainer:
 
     def metadata(self) -> dict[str, Any]:
         state = self.model.initial_state(1)
-        return {"parameters": self.model.num_parameters(), "state_floats": int(state.num_floats_per_sample()),
+        return {"parameters": self.model.num_parameters(), "state_floats": state.state_floats(),
                 "effective_hidden_dim": self.model.config.effective_hidden_dim, "device": str(self.device)}
 
     # -- checkpoints ---------------------------------------------------------------------------------------

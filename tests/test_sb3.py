@@ -87,7 +87,7 @@ def test_policy_kwargs_reach_the_plastic_config():
     assert model.policy.lstm_hidden_state_shape == (1, 1, model.policy.core.hidden_size)
     assert 2 * model.policy.core.hidden_size >= model.policy.core.state_floats
     # the leaderboard's state size: the plastic state itself, not the packing's padded (h, c)
-    assert model.policy.state_floats == model.policy.core.net.initial_state(1).num_floats_per_sample()
+    assert model.policy.state_floats == model.policy.core.net.initial_state(1).state_floats()
     with pytest.warns(DeprecationWarning, match="state_floats"):
         assert model.policy.core.state_size == model.policy.core.state_floats  # the deprecated name
 
