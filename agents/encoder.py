@@ -26,7 +26,8 @@ class Conv4Encoder(nn.Module):
     def __init__(self, in_channels: int = 1, image_size: int = 28, channels: int = 64, out_dim: int = 64):
         super().__init__()
         if image_size < 16:
-            raise ValueError(f"Conv4Encoder needs images of at least 16x16 (four 2x2 pools), got image_size={image_size}")
+            raise ValueError(f"Conv4Encoder needs images of at least 16x16 (four 2x2 pools), "
+                             f"got image_size={image_size}")
         self.in_channels, self.image_size, self.channels, self.out_dim = in_channels, image_size, channels, out_dim
         blocks: list[nn.Module] = []
         width, size = in_channels, image_size
@@ -44,6 +45,7 @@ class Conv4Encoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         expected = (self.in_channels, self.image_size, self.image_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"Conv4Encoder expects images [N, {', '.join(map(str, expected))}], got {tuple(images.shape)}")
+            raise ValueError(f"Conv4Encoder expects images [N, {', '.join(map(str, expected))}], "
+                             f"got {tuple(images.shape)}")
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
         return self.proj(self.features(x).flatten(1))

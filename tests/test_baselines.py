@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,11 @@ pytest.importorskip("torch")
 
 from plastic_gym.baselines import entries, recipes, supervised  # noqa: E402
 from plastic_gym.baselines.sweep import sweep  # noqa: E402
+
+
+def manifest_name(path) -> str:
+    """The entry name a written manifest records."""
+    return json.loads(Path(path).read_text())["metadata"]["name"]
 
 
 def tiny_recipe(tmp_path, name="tiny"):
@@ -60,7 +67,8 @@ def test_train_evaluate_submit_round_trip(tmp_path):
     slim = __import__("torch").load(manifest.parent / "assoc.pt", weights_only=True)
     assert "optimizer" not in slim and slim["step"] == 2
     with pytest.raises(FileExistsError, match="already holds"):
-        supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"], checkpoint_dir=tmp_path / "ckpt")
+        supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"],
+                                checkpoint_dir=tmp_path / "ckpt")
     result = entries.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
     doc = json.loads(result.read_text())
     runs = doc["agents"][0]["runs"][0]
@@ -77,10 +85,10 @@ def test_unknown_task_name_is_rejected(tmp_path):
 
 def test_sweep_runs_seeds_in_local_processes(tmp_path):
     path = tiny_recipe(tmp_path, "tinysweep")
-    kwargs = dict(tasks=["assoc"], runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "ckpt"), progress=False,
-                  episodes=2, result_dir=str(tmp_path / "results"))
+    kwargs = dict(tasks=["assoc"], runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "ckpt"),
+                  progress=False, episodes=2, result_dir=str(tmp_path / "results"))
     infos = sweep(str(path), [0, 1], workers=2, **kwargs)
-    assert [json.loads(open(i["manifest"]).read())["metadata"]["name"] for i in infos] == ["tinysweep-s0", "tinysweep-s1"]
+    assert [manifest_name(i["manifest"]) for i in infos] == ["tinysweep-s0", "tinysweep-s1"]
     with pytest.raises(ValueError, match="backend"):
         sweep(str(path), [0], backend="slurm", **kwargs)
 
@@ -89,8 +97,9 @@ def test_sweep_as_ray_tasks(tmp_path):
     pytest.importorskip("ray")
     path = tiny_recipe(tmp_path, "tinyray")
     infos = sweep(str(path), [0, 1], workers=2, backend="ray", tasks=["assoc"], runs_dir=str(tmp_path / "runs"),
-                  checkpoint_dir=str(tmp_path / "ckpt"), progress=False, episodes=2, result_dir=str(tmp_path / "results"))
-    assert sorted(json.loads(open(i["manifest"]).read())["metadata"]["name"] for i in infos) == ["tinyray-s0", "tinyray-s1"]
+                  checkpoint_dir=str(tmp_path / "ckpt"), progress=False, episodes=2,
+                  result_dir=str(tmp_path / "results"))
+    assert sorted(manifest_name(i["manifest"]) for i in infos) == ["tinyray-s0", "tinyray-s1"]
 
 
 @pytest.fixture
@@ -136,10 +145,8 @@ def ray_cluster():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        try:  # whatever of the group is left (raylet, GCS, workers)
+        with contextlib.suppress(ProcessLookupError):  # whatever of the group is left (raylet, GCS, workers)
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.mark.slow
@@ -152,10 +159,10 @@ def test_sweep_on_a_running_ray_cluster(tmp_path, ray_cluster, monkeypatch):
     kwargs = dict(tasks=["assoc"], runs_dir=str(tmp_path / "runs"), checkpoint_dir=str(tmp_path / "ckpt"),
                   progress=False, episodes=2, result_dir=str(tmp_path / "results"))
     infos = sweep(str(path), [0], workers=4, backend="ray", ray_address=ray_cluster, **kwargs)
-    assert json.loads(open(infos[0]["manifest"]).read())["metadata"]["name"] == "tinycluster-s0"
+    assert manifest_name(infos[0]["manifest"]) == "tinycluster-s0"
     assert not ray.is_initialized()
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)  # the same through the environment (the CLI's default)
     infos = sweep(str(path), [1], workers=4, backend="ray", **kwargs)
-    assert json.loads(open(infos[0]["manifest"]).read())["metadata"]["name"] == "tinycluster-s1"
+    assert manifest_name(infos[0]["manifest"]) == "tinycluster-s1"
     with pytest.raises(ValueError, match="backend='ray'"):
         sweep(str(path), [0], ray_address=ray_cluster, **kwargs)

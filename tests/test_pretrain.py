@@ -7,18 +7,24 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import OMNIGLOT_DIR as OMNIGLOT  # noqa: E402
+from test_oneshot import needs_omniglot  # noqa: E402
+
 import plastic_gym  # noqa: E402
 from plastic_gym.agents.checkpoint import load_model  # noqa: E402
 from plastic_gym.agents.encoder import Conv4Encoder  # noqa: E402
-from plastic_gym.agents.pretrain import (PretrainConfig, _OmniglotClasses, evaluate_encoder, heldout_task,  # noqa: E402
-                                         pretrain_encoder, prototype_logits)
-from plastic_gym.agents.prototype import PrototypeAgent, PrototypeFactory  # noqa: E402
+from plastic_gym.agents.pretrain import (  # noqa: E402
+    PretrainConfig,
+    _OmniglotClasses,
+    evaluate_encoder,
+    heldout_task,
+    pretrain_encoder,
+    prototype_logits,
+)
+from plastic_gym.agents.prototype import PrototypeAgent  # noqa: E402
 from plastic_gym.agents.trainer import TrainConfig, Trainer  # noqa: E402
 from plastic_gym.leaderboard.agents import load_agent  # noqa: E402
 from plastic_gym.leaderboard.protocol import TaskContext  # noqa: E402
-
-from conftest import OMNIGLOT_DIR as OMNIGLOT  # noqa: E402
-from test_oneshot import needs_omniglot  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -77,7 +83,8 @@ def test_pretraining_resumes_exactly(tmp_path):
 @pytest.mark.parametrize("bad, message", [
     ({"method": "simclr"}, "method must be one of"), ({"source": "mnist"}, "source must be one of"),
     ({"steps": -1}, "steps must be an int >= 0"), ({"n_classes": 1}, "n_classes must be an int >= 2"),
-    ({"jitter": 1.5}, "0 <= jitter < 1"), ({"feature_rms": 0}, "feature_rms must be a number > 0 or None"), ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
+    ({"jitter": 1.5}, "0 <= jitter < 1"), ({"feature_rms": 0}, "feature_rms must be a number > 0 or None"),
+    ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
 ])
 def test_bad_pretrain_config(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -91,7 +98,7 @@ def test_omniglot_rotations_are_classes():
     assert source.n_classes == 4 * data.n_characters == 4 * 136
     images, labels = source.batch(np.random.default_rng(0), 200)
     assert set(labels // data.n_characters) == {0, 1, 2, 3}
-    for image, label in zip(images[:, 0], labels):
+    for image, label in zip(images[:, 0], labels, strict=True):
         char, turn = label % data.n_characters, label // data.n_characters
         upright = np.rot90(image, -turn)
         assert any(np.array_equal(upright, d) for d in data.images[char])
