@@ -366,3 +366,16 @@ def test_train_config_defaults_and_unknown_fields():
 def test_summary_names_the_state_size_state_floats():
     summary = Trainer(tiny(steps=0), progress=False).summary()
     assert summary["state_floats"] > 0 and "state_floats_per_env" not in summary
+
+
+def test_plots_module_does_not_import_torch(tmp_path):
+    """``agents/plots.py`` draws curves from plain records, so reading a run's metrics needs no torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from plastic_gym.agents.plots import plot_curves; "
+            "recs = [{'step': 0, 'val': {'mse': 1.0}, 'train_loss': None}, {'step': 5, 'val': {'mse': 0.5}, "
+            "'train_loss': 0.7}]; "
+            f"plot_curves({{'run': recs}}, {str(tmp_path / 'c.png')!r}); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "c.png").stat().st_size > 1000
