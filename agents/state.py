@@ -15,6 +15,7 @@ operations return new states and never write in place, so autograd graphs throug
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -142,7 +143,9 @@ class PlasticState:
         return int(sum(int(np.prod(v.shape[1:])) for v in self.to_tensors().values()))
 
     def num_floats_per_sample(self) -> int:
-        """The former name of ``state_floats`` (kept for existing callers)."""
+        """Deprecated name of ``state_floats``."""
+        warnings.warn("PlasticState.num_floats_per_sample is deprecated; use state_floats", DeprecationWarning,
+                      stacklevel=2)
         return self.state_floats()
 
     # ---- operations ---------------------------------------------------------------------------------------------
