@@ -247,6 +247,18 @@ def _finals(payload: dict, task: str, method: str) -> dict[int, float]:
     return {r["seed"]: r["final"] for r in payload["results"] if r["task"] == task and r["method"] == method}
 
 
+def _escape_steps(payload: dict, task: str, method: str) -> dict[int, int | None]:
+    """Per seed, the first evaluation point (env steps) whose value is below ``PLATEAU`` (None: never)."""
+    return {r["seed"]: next((step for step, value in r["curve"] if value < PLATEAU), None)
+            for r in payload["results"] if r["task"] == task and r["method"] == method}
+
+
+def _median_step(steps: dict[int, int | None]) -> float | None:
+    """Median first step below the plateau over the runs that got there (None if none did)."""
+    reached = [s for s in steps.values() if s is not None]
+    return float(np.median(reached)) if reached else None
+
+
 def _label(payload: dict) -> str:
     rev = payload["settings"].get("agents_rev")
     return f"agents {rev[:7]}" if rev else "agents of this tree"
@@ -264,10 +276,12 @@ def compare(a: dict, b: dict, seed: int = 0) -> list[dict]:
     """Per task and plastic method in both runs ``a`` and ``b`` (payloads of this script's JSON, same budget and
     settings but for ``agents_rev``): the per-seed finals, each side's ``_summary``, the difference of means b - a
     with a 95% bootstrap interval (seeds resampled independently on each side), a two-sided Mann-Whitney U test of
-    the finals, Fisher's exact test of the plateau counts, and, over the seeds both ran, how many left the plateau in
-    both, only in a, only in b. Each run's outcome is close to all-or-nothing on Copy (it leaves the plateau or it
-    does not), so the counts and the rank test say more than the means."""
-    from scipy.stats import fisher_exact, mannwhitneyu
+    the finals, Fisher's exact test of the plateau counts, the median first evaluation step below the plateau of the
+    runs that left it, and, over the seeds both ran (the same seed: the same initial weights and envs), how many left
+    the plateau in both, only in a, only in b, with McNemar's exact test of those discordant seeds and a Wilcoxon
+    signed-rank test of the paired finals. Each run's outcome is close to all-or-nothing on Copy (it leaves the
+    plateau or it does not), so the counts and the rank tests say more than the means."""
+    from scipy.stats import binomtest, fisher_exact, mannwhitneyu, wilcoxon
 
     def setup(payload: dict) -> str:
         settings = {k: v for k, v in payload["settings"].items() if k != "agents_rev"}
@@ -293,13 +307,20 @@ def compare(a: dict, b: dict, seed: int = 0) -> list[dict]:
             both = sorted(set(fa) & set(fb))
             left_a = np.array([fa[s] < PLATEAU for s in both], bool)
             left_b = np.array([fb[s] < PLATEAU for s in both], bool)
+            only_a, only_b = int((left_a & ~left_b).sum()), int((~left_a & left_b).sum())
+            paired = np.array([fb[s] - fa[s] for s in both])
+            wilcoxon_p = float(wilcoxon(paired).pvalue) if np.any(paired != 0) else 1.0
             rows.append({"task": task, "method": method, "finals_a": fa, "finals_b": fb, "a": sa, "b": sb,
                          "diff_mean": sb["mean"] - sa["mean"],
                          "diff_ci95": [float(q) for q in np.percentile(diff, [2.5, 97.5])],
                          "mannwhitney_u": float(u.statistic), "mannwhitney_p": float(u.pvalue),
                          "fisher_p": float(fisher_exact(table).pvalue),
+                         "median_escape_step_a": _median_step(_escape_steps(a, task, method)),
+                         "median_escape_step_b": _median_step(_escape_steps(b, task, method)),
                          "paired_seeds": len(both), "left_both": int((left_a & left_b).sum()),
-                         "left_only_a": int((left_a & ~left_b).sum()), "left_only_b": int((~left_a & left_b).sum())})
+                         "left_only_a": only_a, "left_only_b": only_b,
+                         "mcnemar_p": float(binomtest(only_a, only_a + only_b).pvalue) if only_a + only_b else 1.0,
+                         "wilcoxon_p": wilcoxon_p})
     if not rows:
         raise ValueError("--compare: no plastic method was run on the same task in both runs")
     return rows
@@ -310,13 +331,19 @@ def compare_table(rows: list[dict], label_a: str, label_b: str) -> str:
     def side(s: dict) -> str:
         return f"{s['left_plateau']}/{s['n']} | {s['mean']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
 
+    def step(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
     lines = [f"| task | method | left plateau, {label_a} | mean [95% CI], {label_a} | left plateau, {label_b} | "
-             f"mean [95% CI], {label_b} | difference [95% CI] | Mann-Whitney p | Fisher p | seeds left in both / "
-             "only first / only second |", "|---|" + "---|" * 9]
+             f"mean [95% CI], {label_b} | difference [95% CI] | Mann-Whitney p | Fisher p | median first step "
+             "below the plateau | paired seeds: left in both / only first / only second | McNemar p | Wilcoxon p |",
+             "|---|" + "---|" * 12]
     for r in rows:
         lines.append(f"| {r['task']} | {r['method']} | {side(r['a'])} | {side(r['b'])} | {r['diff_mean']:+.3f} "
                      f"[{r['diff_ci95'][0]:+.3f}, {r['diff_ci95'][1]:+.3f}] | {r['mannwhitney_p']:.2f} | "
-                     f"{r['fisher_p']:.2f} | {r['left_both']} / {r['left_only_a']} / {r['left_only_b']} |")
+                     f"{r['fisher_p']:.2f} | {step(r['median_escape_step_a'])} / {step(r['median_escape_step_b'])} | "
+                     f"{r['left_both']} / {r['left_only_a']} / {r['left_only_b']} | {r['mcnemar_p']:.2f} | "
+                     f"{r['wilcoxon_p']:.2f} |")
     return "\n".join(lines)
 
 
@@ -343,8 +370,8 @@ def plot_compare(rows: list[dict], path: Path, label_a: str, label_b: str) -> No
                         yerr=[[s["mean"] - s["ci95"][0]], [s["ci95"][1] - s["mean"]]])
         ax.axhline(1 / 3, color="grey", ls="--", lw=1, label="no memory (1/3)")
         ax.axhline(PLATEAU, color="tab:red", ls=":", lw=1, label=f"plateau threshold {PLATEAU}")
-        ax.set_xticks([0, 1], [f"{label_a}\n{r['a']['left_plateau']}/{r['a']['n']} left",
-                               f"{label_b}\n{r['b']['left_plateau']}/{r['b']['n']} left"], fontsize=8)
+        ax.set_xticks([0, 1], [f"{label_a}\n{r['a']['left_plateau']}/{r['a']['n']} below {PLATEAU}",
+                               f"{label_b}\n{r['b']['left_plateau']}/{r['b']['n']} below {PLATEAU}"], fontsize=8)
         ax.set_xlim(-0.4, 1.4)
         ax.set_ylim(0, 0.4)
         ax.set_title(f"{r['task']}, {r['method']}\nMann-Whitney p = {r['mannwhitney_p']:.2f}", fontsize=9)
@@ -356,8 +383,9 @@ def plot_compare(rows: list[dict], path: Path, label_a: str, label_b: str) -> No
     _save_png(fig, path)
 
 
-def compare_main(paths: list[Path], out: Path, force: bool) -> int:
-    """``--compare A B``: ``compare`` the two runs, print the table, write ``rl_comparison_seeds.{png,json}``."""
+def compare_main(paths: list[Path], out: Path, force: bool, labels: list[str] | None = None) -> int:
+    """``--compare A B``: ``compare`` the two runs, print the table, write ``rl_comparison_seeds.{png,json}``;
+    ``labels`` name the runs (default: ``_label``, or the file names where both labels are the same)."""
     from plastic_gym.io import read_json_file
 
     a, b = (read_json_file(p, "run JSON") for p in paths)
@@ -365,10 +393,11 @@ def compare_main(paths: list[Path], out: Path, force: bool) -> int:
     if not force and (png.exists() or js.exists()):
         raise SystemExit(f"{png} or {js} exists; pass --force to replace them")
     rows = compare(a, b)
-    label_a, label_b = _label(a), _label(b)
+    label_a, label_b = labels or (_label(a), _label(b))
     if label_a == label_b:
         label_a, label_b = f"{label_a} ({paths[0]})", f"{label_b} ({paths[1]})"
-    payload = {"a": {"json": str(paths[0]), "label": label_a}, "b": {"json": str(paths[1]), "label": label_b},
+    payload = {"a": {"json": str(paths[0]), "label": label_a, "agents_rev": a["settings"].get("agents_rev")},
+               "b": {"json": str(paths[1]), "label": label_b, "agents_rev": b["settings"].get("agents_rev")},
                "budget": a["budget"], "plateau": PLATEAU, "n_boot": N_BOOT, "rows": rows}
     _save_json(payload, js)
     plot_compare(rows, png, label_a, label_b)
@@ -394,9 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("A_JSON", "B_JSON"),
                         help="train nothing: compare the plastic methods' final values of two runs seed by seed "
                              "and write rl_comparison_seeds.png and .json in --out")
+    parser.add_argument("--labels", nargs=2, metavar=("A", "B"),
+                        help="names of the two --compare runs in its table and figure (default: their agents/ "
+                             "revision)")
     args = parser.parse_args(argv)
     if args.compare:
-        return compare_main(args.compare, args.out, args.force)
+        return compare_main(args.compare, args.out, args.force, args.labels)
     png, js = args.out / "rl_comparison.png", args.out / "rl_comparison.json"
     if args.from_json:
         loaded = [json.loads(p.read_text()) for p in args.from_json]  # read before anything is replaced

@@ -25,7 +25,8 @@ def rlc():
 def payload(finals: dict[str, dict[int, float]], rev: str | None = None, budget: int = 16_384) -> dict:
     """A run JSON as the script writes it, with only what ``compare`` reads."""
     settings = {"n_envs": 16, "lr": 3e-3, **({"agents_rev": rev} if rev else {})}
-    results = [{"task": "copy", "method": method, "seed": seed, "final": value, "metric": "recall_mse"}
+    results = [{"task": "copy", "method": method, "seed": seed, "final": value, "metric": "recall_mse",
+                "curve": [[0, 0.34], [512 * seed, 0.3], [4096, value]]}
                for method, per_seed in finals.items() for seed, value in per_seed.items()]
     return {"budget": budget, "settings": settings, "results": results}
 
@@ -35,7 +36,7 @@ B = {"PlasticPPO hebbian": {0: 0.335, 1: 0.3, 2: 0.01, 3: 0.02, 4: 0.3}, "Plasti
 
 
 def test_compare_counts_means_and_tests(rlc):
-    from scipy.stats import fisher_exact, mannwhitneyu
+    from scipy.stats import fisher_exact, mannwhitneyu, wilcoxon
 
     rows = rlc.compare(payload(A, "0" * 40), payload(B))
     assert [(r["task"], r["method"]) for r in rows] == [("copy", "PlasticPPO hebbian"), ("copy", "PlasticPPO gradient")]
@@ -48,6 +49,9 @@ def test_compare_counts_means_and_tests(rlc):
     assert heb["fisher_p"] == pytest.approx(fisher_exact([[2, 2], [2, 3]]).pvalue)
     # seeds 0-3 ran in both: seed 2 left the plateau in both, seed 1 only in a, seed 3 only in b
     assert (heb["paired_seeds"], heb["left_both"], heb["left_only_a"], heb["left_only_b"]) == (4, 1, 1, 1)
+    assert heb["mcnemar_p"] == pytest.approx(1.0)  # one discordant seed each way
+    assert heb["wilcoxon_p"] == pytest.approx(wilcoxon([0.001, 0.27, -0.19, -0.316]).pvalue)
+    assert heb["median_escape_step_a"] == 4096 and grad["median_escape_step_a"] is None
     assert (grad["a"]["left_plateau"], grad["b"]["left_plateau"], grad["left_only_b"]) == (0, 2, 2)
     for side in ("a", "b"):
         lo, hi = heb[side]["ci95"]
@@ -62,6 +66,7 @@ def test_compare_constant_values_have_a_point_interval(rlc):
     (row,) = rlc.compare(payload(same), payload(same))
     assert row["a"]["ci95"] == pytest.approx([0.2, 0.2]) and row["diff_ci95"] == pytest.approx([0.0, 0.0])
     assert row["mannwhitney_p"] == pytest.approx(1.0) and row["fisher_p"] == pytest.approx(1.0)
+    assert row["wilcoxon_p"] == 1.0 and row["mcnemar_p"] == 1.0
 
 
 def test_compare_refuses_different_protocols_and_nothing_in_common(rlc):
@@ -83,6 +88,9 @@ def test_compare_main_writes_table_figure_and_json_and_refuses_to_overwrite(rlc,
     assert (tmp_path / "rl_comparison_seeds.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(SystemExit, match="--force"):
         rlc.main(["--compare", *map(str, paths), "--out", str(tmp_path)])
+    rlc.main(["--compare", *map(str, paths), "--out", str(tmp_path), "--labels", "before", "after", "--force"])
+    written = json.loads((tmp_path / "rl_comparison_seeds.json").read_text())
+    assert (written["a"]["label"], written["b"]["label"], written["a"]["agents_rev"]) == ("before", "after", "ab" * 20)
 
 
 def test_load_agents_imports_the_package_of_a_commit(rlc):
