@@ -105,3 +105,12 @@ def test_load_agents_imports_the_package_of_a_commit(rlc):
     assert sys.modules[old.__name__] is old and rlc.load_agents(sha)[0] is old  # imported once per commit
     with pytest.raises(ValueError, match="expected a commit"):
         rlc.load_agents("no-such-revision-xyz")
+
+
+def test_plot_and_table_of_a_run_of_some_tasks_and_methods(rlc, tmp_path):
+    results = [{**r, "cpu_seconds": 1.0, "n_params": 10} for r in payload(A)["results"]]
+    rlc.plot(results, tmp_path / "curves.png", 4096, [0, 1, 2, 3])
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    lines = rlc.table(results).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| PlasticPPO hebbian", "| PlasticPPO gradient"]
+    assert lines[2].startswith("| PlasticPPO hebbian | - | 0.225 (0.334, 0.030, 0.200, 0.336) | 10 | 1 |")
