@@ -1,9 +1,15 @@
 """``PlasticRecurrentPolicy``: a plastic network (SPEC section 4) as a Stable-Baselines3 recurrent actor-critic policy.
 
 The policy is a ``sb3_contrib`` ``RecurrentActorCriticPolicy`` whose LSTM is replaced by one plastic network shared by
-the actor and the critic (both losses train it)::
+the actor and the critic::
 
     obs -> features extractor -> plastic network (h_t, F_t) -> latent o_t -> MLP heads -> action distribution, value
+
+As with sb3-contrib's ``shared_lstm=True``, only the policy loss trains the shared network by default: the critic head
+reads the latent o_t detached (``critic_trains_core=False``). When the value loss also flows into it, the value error
+(returns of several units with gamma 0.9) outweighs the policy gradient (logits scaled by SB3's 0.01 init of the
+action head), and the network learns to predict the value rather than to act: on a two-armed bandit the policy then
+stays at random regret, with or without plasticity (docs/rl_critic.md).
 
 ``PlasticCore`` (``agents/sb3_layers.py``) packs the whole plastic state into SB3's LSTM slots ``(h, c)``, so the
 same policy runs under stock ``sb3_contrib.RecurrentPPO`` (which stores four such states per step in its rollout
@@ -49,6 +55,8 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
     Works with stock ``sb3_contrib.RecurrentPPO`` and with ``PlasticPPO``. ``policy_kwargs``:
 
     - ``latent_dim`` (64): width of the plastic network's output o_t, which feeds the actor and critic heads;
+    - ``critic_trains_core`` (False): whether the value loss backpropagates into the plastic network (False: the critic
+      head reads o_t detached, as sb3-contrib does for a shared LSTM; module docstring);
     - every ``PlasticConfig`` option of SPEC section 4 (defaults: ``PlasticConfig``'s, i.e. ``agents/defaults.py``):
       ``hidden_dim``, ``cell`` (``"rnn"``/``"lstm"``), ``rule`` (``"hebbian"``/``"gradient"``/``"none"``),
       ``modulation``, ``alpha``, ``p_lr``, ``p_wd``, ``inner_grad_clip``, ``extra_dim``, ``weight_clip``,
@@ -70,8 +78,11 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         net_arch: list[int] | dict[str, list[int]] | None = None,
         latent_dim: int = 64,
         features_extractor_class: type[BaseFeaturesExtractor] | None = None,
+        critic_trains_core: bool = False,
         **kwargs: Any,
     ):
+        if not isinstance(critic_trains_core, bool):
+            raise ValueError(f"critic_trains_core must be a bool, got {critic_trains_core!r}")
         lstm_only = set(_LSTM_OPTIONS) & set(kwargs)
         if lstm_only:
             raise ValueError(f"PlasticRecurrentPolicy has no LSTM options {sorted(lstm_only)}; "
@@ -94,6 +105,7 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
             **kwargs,
         )
         self.latent_dim = latent_dim
+        self.critic_trains_core = critic_trains_core
         self.plastic_options = plastic
         config = PlasticConfig(input_dim=self.features_dim, output_dim=latent_dim, **plastic)
         # Replace the parent's LSTM by the plastic core (same attribute: RecurrentPPO reads lstm_actor's sizes).
@@ -108,7 +120,7 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         data = super()._get_constructor_parameters()
         for key in _LSTM_OPTIONS:
             data.pop(key, None)
-        data.update(latent_dim=self.latent_dim, **self.plastic_options)
+        data.update(latent_dim=self.latent_dim, critic_trains_core=self.critic_trains_core, **self.plastic_options)
         return data
 
     @property
@@ -125,11 +137,15 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         """Packed state of ``n_envs`` episode starts, ``(h, c)`` each ``[1, n_envs, hidden_size]``."""
         return self.core.zero_state(n_envs, self.device)
 
+    def _critic_latent(self, latent: th.Tensor) -> th.Tensor:
+        """The critic head's view of the core's output o_t: detached unless ``critic_trains_core``."""
+        return self.mlp_extractor.forward_critic(latent if self.critic_trains_core else latent.detach())
+
     # -- the four SB3 entry points, all through the one shared core -------------------------------------------
     def _latents(self, obs, lstm_state: LSTMState, episode_starts: th.Tensor):
         features = self.extract_features(obs)
         latent, lstm_state = self.core(features, lstm_state, episode_starts)
-        return self.mlp_extractor.forward_actor(latent), self.mlp_extractor.forward_critic(latent), lstm_state
+        return self.mlp_extractor.forward_actor(latent), self._critic_latent(latent), lstm_state
 
     def forward(self, obs, lstm_states: RNNStates, episode_starts: th.Tensor, deterministic: bool = False):
         latent_pi, latent_vf, state = self._latents(obs, lstm_states.pi, episode_starts)
@@ -148,7 +164,7 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         if bool(starts.any()):
             state = state.reset_where(starts)
         latent, state = self.core.net.step(self.extract_features(obs), state)
-        values = self.value_net(self.mlp_extractor.forward_critic(latent))
+        values = self.value_net(self._critic_latent(latent))
         distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
@@ -191,7 +207,7 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         out = th.cat(outs) if len(outs) > 1 else outs[0]
         latent = out.reshape(-1, out.shape[-1])
         distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
-        values = self.value_net(self.mlp_extractor.forward_critic(latent))
+        values = self.value_net(self._critic_latent(latent))
         return values, distribution.log_prob(actions), distribution.entropy()
 
     def evaluate_actions(self, obs, actions: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor):

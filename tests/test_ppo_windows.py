@@ -105,7 +105,7 @@ def reference_gradients(model, windows) -> dict[str, th.Tensor]:
         state = state.map(detached_rows(th.as_tensor(cut[t])))
         latent, state = core.net.step(policy.extract_features(buf.to_torch(buf.observations[t])), state)
         dist = policy._get_action_dist_from_latent(policy.mlp_extractor.forward_actor(latent))
-        values.append(policy.value_net(policy.mlp_extractor.forward_critic(latent)).flatten())
+        values.append(policy.value_net(policy._critic_latent(latent)).flatten())
         log_probs.append(dist.log_prob(buf.to_torch(buf.actions[t])))
         entropies.append(dist.entropy())
     flat = lambda a: buf.to_torch(a).flatten()  # noqa: E731  (time-major, as the per-step lists)

@@ -318,3 +318,27 @@ def test_memory_task_learned():
     for seed in (0, 1):
         mse, no_memory = train_memory(6144, seed=seed, decay=True)
         assert mse < 0.8 * no_memory
+
+
+# -- the critic reads the shared core's output detached (sb3-contrib's shared_lstm), unless asked -------------------
+@pytest.mark.parametrize("critic_trains_core", [False, True])
+def test_value_loss_reaches_the_core_only_when_asked(critic_trains_core):
+    env = make_plastic_vec_env(ASSOC, n_envs=2, seed=0, **TINY_ASSOC)
+    policy = PlasticRecurrentPolicy(env.observation_space, env.action_space, lambda _: 1e-3,
+                                    critic_trains_core=critic_trains_core, **{**TINY, "rule": "hebbian"})
+    obs = th.as_tensor(np.stack([env.reset()] * 3, axis=1).reshape(-1, env.observation_space.shape[0]))
+    values = policy.predict_values(obs, policy.zero_state(2), th.zeros(6))
+    values.sum().backward()
+    core = [p.grad for p in policy.core.parameters()]
+    reached = any(g is not None and g.abs().sum() > 0 for g in core)
+    assert reached == critic_trains_core
+    assert policy.value_net.weight.grad.abs().sum() > 0  # the critic head itself always learns
+    # the flag survives a save/load (SB3 stores the constructor parameters)
+    assert policy._get_constructor_parameters()["critic_trains_core"] is critic_trains_core
+
+
+def test_critic_trains_core_must_be_a_bool():
+    env = make_plastic_vec_env(ASSOC, n_envs=1, seed=0, **TINY_ASSOC)
+    with pytest.raises(ValueError, match="critic_trains_core must be a bool"):
+        PlasticRecurrentPolicy(env.observation_space, env.action_space, lambda _: 1e-3, critic_trains_core="yes",
+                               **TINY)
