@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,6 +19,14 @@ OMNIGLOT_DIR = Path(os.environ.get("PLASTIC_GYM_TEST_OMNIGLOT", REPO.parent / "s
 EMBEDDED_IDS = tuple(i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0")
 #: Ids whose observations are plain vectors.
 VECTOR_IDS = ("PlasticCopy-v0", "PlasticAssoc-v0", "PlasticRegression-v0", "PlasticRegressionMLP-v0")
+
+
+def load_example(name: str) -> ModuleType:
+    """The script ``examples/<name>.py`` imported as a module (the examples are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def env_kwargs(env_id: str) -> dict:

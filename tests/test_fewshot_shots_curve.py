@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_example
 
 import plastic_gym
 
@@ -17,10 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def curve():
-    spec = importlib.util.spec_from_file_location("fewshot_shots_curve", REPO / "examples" / "fewshot_shots_curve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("fewshot_shots_curve")
 
 
 def test_variants_share_the_one_shot_spaces(curve):

@@ -4,12 +4,11 @@ training."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_example
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test
 
 from plastic_gym.core.rng import seed_keys
@@ -18,7 +17,6 @@ from plastic_gym.multiagent.coop_assoc import scripted_coop_actions
 from plastic_gym.multiagent.repeated_game import explore_commit_actions, fixed_actions
 from plastic_gym.tasks.assoc import AssocTask
 
-REPO = Path(__file__).resolve().parents[1]
 NAMES = list(ENVS)
 
 
@@ -260,10 +258,7 @@ def test_repeated_game_rewards_adaptation():
 
 # -- training with parameter sharing -------------------------------------------------------------------------------
 def _train_script():
-    spec = importlib.util.spec_from_file_location("multiagent_train", REPO / "examples" / "multiagent_train.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("multiagent_train")
 
 
 @pytest.mark.filterwarnings("ignore:The `render_mode` attribute")

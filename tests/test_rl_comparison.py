@@ -3,23 +3,17 @@ import of PlasticPPO from another commit's agents/ package."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import load_example
 
 
 @pytest.fixture(scope="module")
 def rlc():
-    spec = importlib.util.spec_from_file_location("rl_comparison", REPO / "examples" / "rl_comparison.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("rl_comparison")
 
 
 def payload(finals: dict[str, dict[int, float]], rev: str | None = None, budget: int = 16_384) -> dict:
