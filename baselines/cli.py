@@ -18,7 +18,12 @@ def register(subparsers) -> None:
         p.add_argument("name", help="recipe name (see `plastic-gym baseline list`) or path to a recipe .json")
         p.add_argument("--steps", type=int, help="outer steps per task (default: the recipe's)")
         p.add_argument("--tasks", nargs="+", metavar="TASK", help="only these suite tasks (default: all)")
-        p.add_argument("--runs-dir", default="runs/baselines", help="trainer folders (default runs/baselines)")
+        p.add_argument("--runs-dir", default="runs/baselines",
+                       help="trainer folders, where interrupted runs resume from (default runs/baselines)")
+        p.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="entry folders to write (default: the package's baselines/checkpoints), e.g. to train a "
+                            "longer budget beside the committed entries")
+        p.add_argument("--result-dir", metavar="DIR", help="result files to write (default: baselines/results)")
         p.add_argument("--force", action="store_true", help="retrain an entry that already exists")
         p.add_argument("--no-progress", dest="progress", action="store_false")
 
@@ -51,8 +56,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _train_kwargs(args: argparse.Namespace) -> dict:
-    return {"steps": args.steps, "tasks": args.tasks, "runs_dir": args.runs_dir, "force": args.force,
-            "progress": args.progress}
+    kwargs = {"steps": args.steps, "tasks": args.tasks, "runs_dir": args.runs_dir, "force": args.force,
+              "progress": args.progress}
+    kwargs.update({k: v for k, v in (("checkpoint_dir", args.checkpoint_dir), ("result_dir", args.result_dir))
+                   if v is not None})
+    return kwargs
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -57,3 +57,18 @@ def test_snapshot_of_other_settings_is_refused_and_force_starts_over(tmp_path):
     assert fresh["records"] != first["records"]  # trained anew, with the other learning rate
     run = json.loads((tmp_path / "runs" / "tinyrl" / "s0" / "assoc" / "run.json").read_text())
     assert run["settings"]["learning_rate"] == 0.01
+
+
+def test_cli_trains_into_other_folders():
+    """``plastic-gym baseline train/sweep --checkpoint-dir --result-dir`` reach the trainer (a longer budget can be
+    trained beside the committed entries, resuming from ``--runs-dir``)."""
+    from plastic_gym.baselines.cli import _train_kwargs
+    from plastic_gym.cli import build_parser
+
+    for action in ("train", "sweep"):
+        args = build_parser().parse_args(["baseline", action, "rl-ppo-mlp", "--runs-dir", "r", "--checkpoint-dir", "c",
+                                          "--result-dir", "o"])
+        kwargs = _train_kwargs(args)
+        assert (kwargs["runs_dir"], kwargs["checkpoint_dir"], kwargs["result_dir"]) == ("r", "c", "o")
+    plain = _train_kwargs(build_parser().parse_args(["baseline", "train", "rl-ppo-mlp"]))
+    assert "checkpoint_dir" not in plain and "result_dir" not in plain  # the package's folders
