@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,11 @@ def algo_class(algo: Any, where: str = "recipe"):
     if algo not in ALGOS:
         raise ValueError(f"{where}: algo must be one of {ALGOS}, got {algo!r}")
     return {"PPO": PPO, "RecurrentPPO": RecurrentPPO, "PlasticPPO": PlasticPPO}[algo]
+
+
+def task_env(env_id: str, kwargs: dict[str, Any], n_envs: int, frame_stack: int, seed: int):
+    """``make_task_vec_env`` with the seed last (the env factory of a run, ``partial``-bound to its task)."""
+    return make_task_vec_env(env_id, kwargs, n_envs, seed, frame_stack)
 
 
 def build_algorithm(settings: dict[str, Any], env, seed: int, where: str = "recipe"):
@@ -166,19 +172,26 @@ def snapshot_callback(run_dir: Path, records: list[dict[str, Any]], every: int, 
     return Snapshot()
 
 
+def save_model(model, path: Path) -> None:
+    """Write an SB3 model's zip to ``path`` atomically (serialized in memory first)."""
+    buffer = io.BytesIO()
+    model.save(buffer)
+    write_atomic(path, buffer.getvalue(), overwrite=True)
+
+
 def save_snapshot(model, records: list[dict[str, Any]], run_dir: Path, seconds: float) -> None:
     """Write ``model.zip`` and then ``records.json`` (the curve up to the model's step, and the training seconds so
     far) into ``run_dir``."""
-    buffer = io.BytesIO()
-    model.save(buffer)
-    write_atomic(run_dir / "model.zip", buffer.getvalue(), overwrite=True)
+    save_model(model, run_dir / "model.zip")
     snapshot = {"env_steps": int(model.num_timesteps), "train_seconds": round(seconds, 1), "records": records}
     write_json_atomic(run_dir / "records.json", snapshot, overwrite=True)
 
 
-def resume_or_build(settings: dict[str, Any], env, seed: int, run_dir: Path, force: bool, where: str):
+def resume_or_build(settings: dict[str, Any], make_env, seed: int, run_dir: Path, force: bool, where: str):
     """The model to train, its curve and its training seconds so far: the snapshot in ``run_dir`` if it was trained
-    with the same ``settings`` (and not ``force``), else a new model (the run folder is then started afresh)."""
+    with the same ``settings`` (and not ``force``), else a new model (the run folder is then started afresh).
+    ``make_env(env_seed)`` builds the training env: seeded ``seed`` for a new model, ``seed + steps done`` for a
+    resumed one, so that it plays fresh episodes."""
     run_file = run_dir / "run.json"
     wanted = {"seed": seed, "settings": settings}
     if not force and (run_dir / "model.zip").exists() and run_file.exists():
@@ -186,12 +199,13 @@ def resume_or_build(settings: dict[str, Any], env, seed: int, run_dir: Path, for
         if stored != wanted:
             raise ValueError(f"{where}: {run_dir} holds a snapshot trained with other settings ({stored}); "
                              f"use force=True (--force) to start that task over")
+        saved = read_json_file(run_dir / "records.json", "records")
+        env = make_env(seed + int(saved["env_steps"]))
         model = algo_class(settings["algo"], where).load(run_dir / "model.zip", env=env, device="cpu")
         model._last_obs = None  # the next learn() resets the (new) env and starts every episode afresh
-        saved = read_json_file(run_dir / "records.json", "records")
         records = [r for r in saved["records"] if r["step"] <= model.num_timesteps]
         return model, records, float(saved.get("train_seconds", 0.0))
-    model = build_algorithm(settings, env, seed, where=where)
+    model = build_algorithm(settings, make_env(seed), seed, where=where)
     write_json_atomic(run_file, wanted, overwrite=True)
     return model, [], 0.0
 
@@ -222,21 +236,16 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
         algo_settings = {k: v for k, v in settings.items() if k != "n_envs"}
         where = f"recipe {recipe.name}, task {task.name}"
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
-        probe = make_task_vec_env(task.env_id, kwargs, n_envs, seed, frame_stack_of(settings, spec))
-        model, records, seconds = resume_or_build(algo_settings, probe, seed, run_dir, force, where)
+        make_env = partial(task_env, task.env_id, kwargs, n_envs, frame_stack_of(settings, spec))
+        model, records, seconds = resume_or_build(algo_settings, make_env, seed, run_dir, force, where)
         done = int(model.num_timesteps)
-        if done:  # fresh episodes after a resume (the first ones were played already)
-            probe.close()
-            model.set_env(make_task_vec_env(task.env_id, kwargs, n_envs, seed + done, frame_stack_of(settings, spec)))
         start = time.perf_counter()
         if budget > done:
             model.learn(budget - done, reset_num_timesteps=False, progress_bar=progress,
                         callback=[metric_curve_callback(spec.primary_metric, records),
                                   snapshot_callback(run_dir, records, snapshot_every, seconds)])
         seconds += time.perf_counter() - start
-        buffer = io.BytesIO()
-        model.save(buffer)
-        write_atomic(out / f"{task.name}.zip", buffer.getvalue(), overwrite=True)
+        save_model(model, out / f"{task.name}.zip")
         curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
                              "train_seconds": round(seconds, 1), "records": records}
         write_json_atomic(curves_path, curves, overwrite=True)
