@@ -21,9 +21,12 @@ def register(subparsers) -> None:
         p.add_argument("--runs-dir", default="runs/baselines",
                        help="trainer folders, where interrupted runs resume from (default runs/baselines)")
         p.add_argument("--checkpoint-dir", metavar="DIR",
-                       help="entry folders to write (default: the package's baselines/checkpoints), e.g. to train a "
-                            "longer budget beside the committed entries")
-        p.add_argument("--result-dir", metavar="DIR", help="result files to write (default: baselines/results)")
+                       help="entry folders to write (default: baselines/checkpoints in a source checkout, else "
+                            "$PLASTIC_GYM_HOME/baselines/checkpoints), e.g. to train a longer budget beside the "
+                            "committed entries")
+        p.add_argument("--result-dir", metavar="DIR",
+                       help="result files to write (default: baselines/results in a source checkout, else "
+                            "$PLASTIC_GYM_HOME/baselines/results)")
         p.add_argument("--force", action="store_true", help="retrain an entry that already exists")
         p.add_argument("--no-progress", dest="progress", action="store_false")
 

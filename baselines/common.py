@@ -15,12 +15,33 @@ from plastic_gym.validation import reject_unknown
 
 from .recipes import Recipe
 
-__all__ = ["CHECKPOINT_DIR", "PACKAGE_DIR", "RESULT_DIR", "check_not_trained", "entry_name", "select_tasks",
-           "training_kwargs", "write_entry_manifest"]
+__all__ = ["CHECKPOINT_DIR", "PACKAGE_DIR", "RESULT_DIR", "check_not_trained", "default_checkpoint_dir",
+           "default_result_dir", "entry_name", "select_tasks", "training_kwargs", "write_entry_manifest"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The shipped entries (package data: read by the trusted list, the curves and the report).
 CHECKPOINT_DIR = PACKAGE_DIR / "checkpoints"
 RESULT_DIR = PACKAGE_DIR / "results"
+
+
+def _output_root() -> Path:
+    """Where a training run writes its entries when no folder is named: the package's own folder in a source
+    checkout (so ``baseline train`` there updates the committed baselines), else ``$PLASTIC_GYM_HOME/baselines``
+    (the user data folder of the boards, ``leaderboard/board.py``): an installed package never writes into
+    site-packages."""
+    from plastic_gym.leaderboard.board import from_checkout, user_home
+
+    return PACKAGE_DIR if from_checkout() else user_home() / "baselines"
+
+
+def default_checkpoint_dir() -> Path:
+    """The folder of entry folders that ``baseline train`` writes by default (see ``_output_root``)."""
+    return _output_root() / "checkpoints"
+
+
+def default_result_dir() -> Path:
+    """The folder of result files that ``baseline train`` writes by default (see ``_output_root``)."""
+    return _output_root() / "results"
 
 
 def entry_name(recipe: Recipe, seed: int) -> str:

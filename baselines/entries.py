@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from .common import CHECKPOINT_DIR as CHECKPOINT_DIR
-from .common import PACKAGE_DIR, RESULT_DIR
+from .common import PACKAGE_DIR, default_result_dir
 from .recipes import Recipe
 
 
-def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Path = RESULT_DIR,
+def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Path | None = None,
                    episodes: int | None = None, force: bool = False, progress: bool = True) -> Path:
-    """Evaluate a manifest on its suite and write the result file ``results/<name>.json`` (atomically)."""
+    """Evaluate a manifest on its suite and write the result file ``<result_dir>/<name>.json`` (atomically;
+    ``result_dir`` defaults to ``common.default_result_dir()``)."""
     from plastic_gym.leaderboard.agents import load_agent
     from plastic_gym.leaderboard.evaluate import evaluate, table
     from plastic_gym.leaderboard.results import write_json_atomic
@@ -25,7 +26,8 @@ def evaluate_entry(manifest: Path, suite_name: str = "v0", result_dir: str | Pat
     factory = load_agent(str(_source_path(manifest)))
     doc = evaluate([factory], load_suite(suite_name), episodes=episodes, progress=progress)
     print(table(doc))
-    return write_json_atomic(Path(result_dir) / f"{factory.metadata.name}.json", doc, overwrite=force)
+    folder = Path(result_dir) if result_dir is not None else default_result_dir()
+    return write_json_atomic(folder / f"{factory.metadata.name}.json", doc, overwrite=force)
 
 
 def _source_path(path: Path) -> Path:
@@ -48,7 +50,7 @@ def train_entry(recipe: Recipe, seed: int, **train_kwargs: Any) -> Path:
 
 
 def run(recipe: Recipe, seed: int, submit: bool, replace: bool = False, episodes: int | None = None,
-        result_dir: str | Path = RESULT_DIR, **train_kwargs: Any) -> dict[str, Any]:
+        result_dir: str | Path | None = None, **train_kwargs: Any) -> dict[str, Any]:
     """Train, evaluate and (optionally) submit one seed of a recipe; returns the paths written.
 
     ``episodes`` shortens the evaluation (such a result can only be submitted with ``allow_short``: tests).

@@ -44,7 +44,14 @@ import numpy as np
 from plastic_gym.io import read_json_file, write_atomic
 from plastic_gym.leaderboard.results import write_json_atomic
 
-from .common import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
+from .common import (
+    check_not_trained,
+    default_checkpoint_dir,
+    entry_name,
+    select_tasks,
+    training_kwargs,
+    write_entry_manifest,
+)
 from .recipes import Recipe
 
 ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
@@ -211,7 +218,7 @@ def resume_or_build(settings: dict[str, Any], make_env, seed: int, run_dir: Path
 
 
 def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
-                 tasks: list[str] | None = None, checkpoint_dir: str | Path = CHECKPOINT_DIR,
+                 tasks: list[str] | None = None, checkpoint_dir: str | Path | None = None,
                  force: bool = False, progress: bool = True, snapshot_every: int = SNAPSHOT_EVERY) -> Path:
     """Train one model per suite task (or the named ``tasks``) for ``steps`` env steps (default: the recipe's), save
     them with their curves and write the manifest. Returns the manifest path.
@@ -222,7 +229,7 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     from plastic_gym import make_task
 
     selected = select_tasks(recipe, tasks)
-    out = Path(checkpoint_dir) / entry_name(recipe, seed)
+    out = Path(checkpoint_dir if checkpoint_dir is not None else default_checkpoint_dir()) / entry_name(recipe, seed)
     check_not_trained(out, selected, ".zip", force)
     curves_path = out / "curves.json"
     curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}

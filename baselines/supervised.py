@@ -14,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .common import CHECKPOINT_DIR, check_not_trained, entry_name, select_tasks, training_kwargs, write_entry_manifest
+from .common import (
+    check_not_trained,
+    default_checkpoint_dir,
+    entry_name,
+    select_tasks,
+    training_kwargs,
+    write_entry_manifest,
+)
 from .recipes import Recipe
 
 #: Checkpoint entries that only resuming needs; a committed baseline keeps the rest.
@@ -22,7 +29,7 @@ _RESUME_ONLY = ("optimizer", "rng", "pending_losses")
 
 
 def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
-                 tasks: list[str] | None = None, checkpoint_dir: str | Path = CHECKPOINT_DIR,
+                 tasks: list[str] | None = None, checkpoint_dir: str | Path | None = None,
                  force: bool = False, progress: bool = True) -> Path:
     """Train one model per suite task (or the named ``tasks``) and write the slim checkpoints and the manifest.
 
@@ -34,7 +41,7 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     from plastic_gym.agents.trainer import TrainConfig, train
 
     selected = select_tasks(recipe, tasks)
-    out = Path(checkpoint_dir) / entry_name(recipe, seed)
+    out = Path(checkpoint_dir if checkpoint_dir is not None else default_checkpoint_dir()) / entry_name(recipe, seed)
     check_not_trained(out, selected, ".pt", force)
     for task in selected:
         fields = recipe.train_fields(task.name)

@@ -166,3 +166,24 @@ def test_sweep_on_a_running_ray_cluster(tmp_path, ray_cluster, monkeypatch):
     assert manifest_name(infos[0]["manifest"]) == "tinycluster-s1"
     with pytest.raises(ValueError, match="backend='ray'"):
         sweep(str(path), [0], ray_address=ray_cluster, **kwargs)
+
+
+def test_entries_are_written_to_the_checkout_or_else_the_user_data_folder(monkeypatch, tmp_path):
+    """In a source checkout ``baseline train`` updates the committed baselines; an installed package writes its
+    entries and result files under ``$PLASTIC_GYM_HOME/baselines``, never into site-packages."""
+    from plastic_gym.baselines import common
+    from plastic_gym.leaderboard import board
+
+    monkeypatch.setenv("PLASTIC_GYM_HOME", str(tmp_path / "home"))
+    assert common.default_checkpoint_dir() == common.CHECKPOINT_DIR
+    assert common.default_result_dir() == common.RESULT_DIR
+    installed = tmp_path / "site-packages" / "plastic_gym" / "leaderboard"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(board, "PACKAGE_DIR", installed)
+    assert common.default_checkpoint_dir() == tmp_path / "home" / "baselines" / "checkpoints"
+    assert common.default_result_dir() == tmp_path / "home" / "baselines" / "results"
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
+    manifest = supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"], progress=False)
+    assert manifest == tmp_path / "home" / "baselines" / "checkpoints" / "tiny-s0" / "manifest.json"
+    result = entries.evaluate_entry(manifest, episodes=4, progress=False)
+    assert result == tmp_path / "home" / "baselines" / "results" / "tiny-s0.json"
