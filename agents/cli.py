@@ -84,6 +84,9 @@ def register(subparsers) -> None:
                    help="glyph training classes seen in pretraining (default 1000; Omniglot uses every character)")
     p.add_argument("--pretrain-feature-rms", type=float, default=1.0, metavar="X",
                    help="rescale the pretrained features to RMS X per dimension (default 1; 0 leaves them as trained)")
+    p.add_argument("--pretrain-normalize", action="store_true",
+                   help="put the pretrained features on a sphere (RMS 1 per dimension; dot products become cosines) "
+                        "instead of rescaling them")
     p.add_argument("--freeze-encoder", action="store_true",
                    help="keep the pretrained encoder fixed while meta-training (default: fine-tune it)")
     p.add_argument("--val-every", type=int, default=200, help="validate and checkpoint every N steps (default 200)")
@@ -107,7 +110,7 @@ def pretrain_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"method": args.pretrain_encoder, "source": "omniglot" if omni else "glyphs",
             "steps": args.pretrain_steps, "batch_size": args.pretrain_batch, "n_classes": args.pretrain_classes,
             "freeze": args.freeze_encoder, "seed": args.seed, "root": kw.get("root") if omni else None,
-            "feature_rms": args.pretrain_feature_rms or None}
+            "feature_rms": args.pretrain_feature_rms or None, "normalize": args.pretrain_normalize}
 
 
 def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:

@@ -175,19 +175,20 @@ class TaskModel(nn.Module):
 
 def build_model(task, cell: str = defaults.CELL, rule: str = defaults.RULE, hidden_dim: int = defaults.HIDDEN_DIM,
                 size_match: bool = True, encoder_dim: int = 64, encoder_channels: int = 64,
-                **plastic: Any) -> TaskModel:
+                encoder_normalize: bool = False, **plastic: Any) -> TaskModel:
     """The ``TaskModel`` for ``task``'s observation space (vector, or Dict of image + label).
 
     ``encoder_dim`` and ``encoder_channels`` size the Conv-4 encoder of image tasks (projection width, conv width;
-    the paper's Conv-4 has 64 channels, fewer make CPU training several times cheaper).
+    the paper's Conv-4 has 64 channels, fewer make CPU training several times cheaper); ``encoder_normalize``
+    puts its features on a sphere (``Conv4Encoder(normalize=True)``).
     """
     return TaskModel(model_config_for(task, cell, rule, hidden_dim, size_match, encoder_dim, encoder_channels,
-                                      **plastic))
+                                      encoder_normalize, **plastic))
 
 
 def model_config_for(task, cell: str = defaults.CELL, rule: str = defaults.RULE,
                      hidden_dim: int = defaults.HIDDEN_DIM, size_match: bool = True, encoder_dim: int = 64,
-                     encoder_channels: int = 64, **plastic: Any) -> ModelConfig:
+                     encoder_channels: int = 64, encoder_normalize: bool = False, **plastic: Any) -> ModelConfig:
     space = task.observation_space
     common = dict(output_dim=task.target_dim, cell=cell, rule=rule, hidden_dim=hidden_dim, size_match=size_match,
                   plastic=dict(plastic))
@@ -198,7 +199,7 @@ def model_config_for(task, cell: str = defaults.CELL, rule: str = defaults.RULE,
         if h != w:
             raise ValueError(f"the Conv-4 encoder expects square images, got {h}x{w}")
         encoder = {"in_channels": int(c), "image_size": int(h), "channels": int(encoder_channels),
-                   "out_dim": int(encoder_dim)}
+                   "out_dim": int(encoder_dim), **({"normalize": True} if encoder_normalize else {})}
         return ModelConfig("image", int(space["label"].shape[0]), encoder=encoder, **common)
     if not isinstance(space, spaces.Box) or len(space.shape) != 1:
         raise ValueError(f"expected a flat Box or a Dict(image, label) observation space, got {space}")

@@ -57,6 +57,8 @@ METHODS = ("classification",)
 SOURCES = ("glyphs", "omniglot")
 #: The numpy seed-sequence entry of the pretraining batches (apart from the meta-trainer's streams 1 and 2).
 _PRETRAIN_STREAM = 3
+#: Options applied after training: a stored pretraining state serves any value of them.
+_POST_TRAINING = ("steps", "eval_every", "feature_rms", "normalize")
 
 
 @dataclass
@@ -78,6 +80,9 @@ class PretrainConfig:
             root-mean-square per dimension on the held-out images (None: leave them as trained). A classifier's
             features come out large (norm ~46 for 64 dimensions here) next to the one-hot label of the plastic
             cell's input, and the Hebbian products then swamp the label; rescaling changes no prototype decision.
+        normalize: after training, the encoder puts its features on the sphere of radius sqrt(D)
+            (``Conv4Encoder(normalize=True)``: RMS 1 per dimension, so ``feature_rms`` is not applied). The classifier
+            is trained as without it; the meta-trained network then sees features whose dot products are cosines.
     """
 
     method: str = "classification"
@@ -95,6 +100,7 @@ class PretrainConfig:
     eval_every: int = 250
     eval_episodes: int = 256
     feature_rms: float | None = 1.0
+    normalize: bool = False
 
     def __post_init__(self):
         require_choice("pretraining method", self.method, METHODS)
@@ -108,6 +114,7 @@ class PretrainConfig:
         require_float("pretrain weight_decay", self.weight_decay)
         require(isinstance(self.jitter, (int, float)) and 0 <= self.jitter < 1,
                 f"pretrain jitter must satisfy 0 <= jitter < 1, got {self.jitter!r}")
+        require(isinstance(self.normalize, bool), f"pretrain normalize must be a bool, got {self.normalize!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -235,9 +242,11 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
     With ``out_dir``, the state (encoder, head, optimizer, rng, records) is written to ``out_dir/pretrain.pt``
     every ``eval_every`` steps and at the end, and a run that finds that file with the same config continues it
     (a finished one is just loaded). At the end the features are rescaled to ``config.feature_rms`` (applied to the
-    trained state, so a stored state serves any ``feature_rms``).
+    trained state, so a stored state serves any ``feature_rms``), or, with ``config.normalize``, the encoder's
+    normalization is switched on (it is off while the classifier trains).
     """
     size = encoder.image_size
+    encoder.normalize = False  # the classifier trains on the raw projection; config.normalize applies after
     source = (_GlyphClasses(config.n_classes, size) if config.source == "glyphs"
               else _OmniglotClasses(config.root, size, config.rotations))
     head = nn.Linear(encoder.out_dim, source.n_classes)
@@ -296,7 +305,9 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
                                 **{k: f"{v:.3f}" for k, v in records[-1]["val"].items()})
     finally:
         bar.close()
-    scale = rescale_features(encoder, val, config.feature_rms) if config.feature_rms is not None else 1.0
+    encoder.normalize = config.normalize
+    rescale = config.feature_rms is not None and not config.normalize
+    scale = rescale_features(encoder, val, config.feature_rms) if rescale else 1.0
     return {"config": config.to_dict(), "n_classes": source.n_classes, "steps": step,
             "elapsed_s": round(elapsed, 2), "records": records, "feature_scale": scale}
 
@@ -327,7 +338,7 @@ def _load_state(path: Path, config: PretrainConfig) -> dict[str, Any]:
         raise RuntimeError(f"{path} is not a plastic-gym pretraining state (format {PRETRAIN_FORMAT!r})")
     mine = config.to_dict()
     diffs = sorted(k for k in set(mine) | set(state["config"])
-                   if k not in ("steps", "eval_every", "feature_rms") and mine.get(k) != state["config"].get(k))
+                   if k not in _POST_TRAINING and mine.get(k) != state["config"].get(k))
     if diffs:
         raise RuntimeError(f"pretraining state {path} was made with other options ({diffs}: "
                            f"{ {k: state['config'].get(k) for k in diffs} } vs { {k: mine.get(k) for k in diffs} }); "

@@ -109,7 +109,9 @@ class Trainer:
         self.task = make_task(config.task_id, **config.task_kwargs)
         torch.manual_seed(config.seed)
         self.model = build_model(self.task, config.cell, config.rule, config.hidden_dim, config.size_match,
-                                 encoder_channels=config.encoder_channels, **config.plastic)
+                                 encoder_channels=config.encoder_channels,
+                                 encoder_normalize=bool(config.pretrain and config.pretrain["normalize"]),
+                                 **config.plastic)
         self.device = resolve_device(config.device)
         self.model.to(self.device)  # initialised on the CPU first: the same weights on every device
         if config.pretrain is not None and self.model.encoder is None:
@@ -159,8 +161,9 @@ class Trainer:
 
     def _load(self, path: str | os.PathLike) -> None:
         ckpt = load_checkpoint(path)
-        try:  # compare the model config as this version reads it (fields a file lacks get their defaults)
-            ckpt = {**ckpt, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict())}
+        try:  # compare the configs as this version reads them (fields a file lacks get their defaults)
+            ckpt = {**ckpt, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict()),
+                    "train": TrainConfig.from_dict(ckpt["train"]).to_dict()}
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"checkpoint {path} has a damaged model config ({err})") from err
         check_matches(ckpt, self.identity(), path, ignore=RESUMABLE_CHANGES)

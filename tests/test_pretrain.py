@@ -84,6 +84,7 @@ def test_pretraining_resumes_exactly(tmp_path):
     ({"method": "simclr"}, "method must be one of"), ({"source": "mnist"}, "source must be one of"),
     ({"steps": -1}, "steps must be an int >= 0"), ({"n_classes": 1}, "n_classes must be an int >= 2"),
     ({"jitter": 1.5}, "0 <= jitter < 1"), ({"feature_rms": 0}, "feature_rms must be a number > 0 or None"),
+    ({"normalize": 1}, "normalize must be a bool"),
     ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
 ])
 def test_bad_pretrain_config(bad, message):
@@ -193,6 +194,37 @@ def test_checkpoint_with_a_pretrained_frozen_encoder_round_trips(tmp_path):
                       resume=tmp_path / "checkpoint.pt", progress=False)
     resumed.run()
     assert torch.equal(resumed.model.state_dict()[weight], raw["state_dict"][weight])
+
+
+def test_normalized_features_lie_on_the_sphere_and_round_trip(tmp_path):
+    """``normalize``: the same pretrained state (``pretrain.pt`` serves both), features sqrt(D) z / ||z|| of the
+    raw projection z; the flag is in the model config, so a loaded checkpoint computes the same features, and a
+    run of a version without the option (no ``normalize`` key in its configs) still resumes."""
+    raw = tiny_trainer(tmp_path / "raw", freeze=True)
+    raw.run()
+    pre = dict(TINY, steps=3, eval_every=3, eval_episodes=8, freeze=True, normalize=True, feature_rms=None)
+    (tmp_path / "unit").mkdir()
+    (tmp_path / "unit" / "pretrain.pt").write_bytes((tmp_path / "raw" / "pretrain.pt").read_bytes())
+    config = TrainConfig("PlasticOneShot-v0", steps=2, hidden_dim=16, batch_size=4, val_every=2, val_episodes=8,
+                         encoder_channels=8, pretrain=pre)
+    unit = Trainer(config, tmp_path / "unit", progress=False)
+    unit.run()
+    image = torch.as_tensor(unit.task.sample(4, 3).obs["image"]).reshape(-1, 1, 28, 28)
+    with torch.no_grad():
+        z = raw.model.encoder.eval()(image) / raw.pretrain_summary["feature_scale"]  # the raw projection
+        f = unit.model.encoder.eval()(image)
+    radius = unit.model.encoder.out_dim**0.5
+    torch.testing.assert_close(f.norm(dim=1), torch.full((len(f),), radius))
+    torch.testing.assert_close(f, z * radius / z.norm(dim=1, keepdim=True), rtol=1e-5, atol=1e-6)
+    model, _, ckpt = load_model(tmp_path / "unit" / "checkpoint.pt")
+    assert ckpt["model"]["encoder"]["normalize"] is True and "normalize" not in raw.model.config.encoder
+    with torch.no_grad():
+        torch.testing.assert_close(model.encoder(image), f)
+    old = torch.load(tmp_path / "raw" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    del old["train"]["pretrain"]["normalize"]  # as written before the option existed
+    torch.save(old, tmp_path / "raw" / "checkpoint.pt")
+    Trainer(TrainConfig.from_dict(dict(raw.config.to_dict(), steps=3)), tmp_path / "raw",
+            resume=tmp_path / "raw" / "checkpoint.pt", progress=False).run()
 
 
 def test_fine_tuned_encoder_moves_and_frozen_flag_needs_pretraining(tmp_path):
