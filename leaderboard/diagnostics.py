@@ -11,6 +11,11 @@ task's suite entry), so the suite fixes them and every agent plays the same ones
   normalized with that variant's no-memory and oracle references on the same episodes,
   ``x_m = (s_m - n_m) / (o_m - n_m)``; the span is the longest delay with ``x_m >= THRESHOLD`` (None if there is
   none), as bsuite's ``memory_len``.
+- ``points`` (``PlasticRegression-v0`` / ``PlasticRegressionMLP-v0`` tasks): test error as a function of the number
+  of training points n in ``POINTS``, each n a variant of the suite's regression task (``train_length=n``, the
+  same spaces, so the agent built for the suite task plays it); per n the agent's score, both references on the same
+  episodes and ``x_n = (s_n - n_n) / (o_n - n_n)``. With few points the oracle is barely better (linear) or worse
+  (the MLP fit) than no memory, so the normalized score is ill-conditioned there: the error is the curve to read.
 - ``ablation`` (agents whose per-task agent has ``without_plasticity()`` and is ``plastic``, e.g. a plastic
   ``CheckpointAgent``): each non-interactive task played by the agent and by its ablation (eta = 0 at test time, the
   fast weights stay at their start values) on the same episodes; ``drop = x - x_ablated`` in normalized score is
@@ -45,6 +50,10 @@ COPY_ID = "PlasticCopy-v0"
 ASSOC_ID = "PlasticAssoc-v0"
 #: The last bin of the study-count diagnostic: cues studied MAX_STUDY times or more.
 MAX_STUDY = 4
+#: Numbers of training points of the regression profile (``train_length`` variants).
+POINTS = (1, 2, 5, 10, 20)
+REGRESSION_IDS = ("PlasticRegression-v0", "PlasticRegressionMLP-v0")
+POINTS_METRIC = "test_mse"
 #: Absolute tolerance of recomputed normalized scores and drops (the stored means have 7 significant digits).
 TOL = 1e-5
 
@@ -80,12 +89,15 @@ def error_by_count(actions: np.ndarray, episodes, counts: np.ndarray) -> list[fl
 def variants(suite: Suite) -> dict[str, list[tuple[SuiteTask, str, Any]]]:
     """The episodes each diagnostic plays: ``{diagnostic: [(suite task of the variant, suite task name the agent
     is built for, label)]}``; empty lists for diagnostics the suite has no task for."""
-    out: dict[str, list] = {"memory_span": [], "ablation": [], "study_count": [], "regret": []}
+    out: dict[str, list] = {"memory_span": [], "points": [], "ablation": [], "study_count": [], "regret": []}
     copy = next((t for t in suite.tasks if t.env_id == COPY_ID), None)
     if copy is not None:
         out["memory_span"] = [(SuiteTask(f"{copy.name}-delay{d}", COPY_ID, {**copy.kwargs, "delay": d}, EPISODES,
                                          copy.seed), copy.name, d) for d in DELAYS]
     for t in suite.tasks:
+        if t.env_id in REGRESSION_IDS:
+            out["points"] += [(SuiteTask(f"{t.name}-points{n}", t.env_id, {**t.kwargs, "train_length": n}, EPISODES,
+                                         t.seed), t.name, n) for n in POINTS]
         short = SuiteTask(t.name, t.env_id, t.kwargs, EPISODES, t.seed)
         out["ablation"].append((short, t.name, t.name))
         if t.env_id == ASSOC_ID:
@@ -171,7 +183,7 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
     failures = {} if failures is None else failures
     extra = runtime_kwargs or {}
     out: dict[str, dict[str, Any]] = {}
-    span_rows: dict[str, list] = {}
+    profiles: dict[tuple[str, str, str], list] = {}  # (kind, agent, suite task): [(variant label, score, refs)]
     study_refs: dict[str, dict[str, list]] = {}  # per assoc variant: the references' errors by study count
     with tqdm(desc="diagnostics", unit="step", disable=not progress, leave=False) as bar:
         for kind, items in variants(suite).items():
@@ -196,9 +208,9 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
                         agent = factory.for_task(_context(factory, built_for, variant, env.task, env, seed))
                         if agent is None:
                             continue
-                        if kind == "memory_span":
-                            span_rows.setdefault(name, []).append((label, _mean_score(agent, env, variant, bar),
-                                                                   refs()))
+                        if kind in ("memory_span", "points"):
+                            profiles.setdefault((kind, name, built_for), []).append(
+                                (label, _mean_score(agent, env, variant, bar), refs()))
                             continue
                         entry = (_ablation(agent, env, variant, bar, refs) if kind == "ablation" else
                                  _study_count(agent, env, variant, bar, study_refs) if kind == "study_count" else
@@ -212,15 +224,19 @@ def diagnose(factories: list[Any], suite: Suite, seed: int = 0, progress: bool =
                     except Exception as err:  # noqa: BLE001 (agent code: report it, keep the others)
                         failures[name] = f"diagnostics {kind}, task {variant.name}: {type(err).__name__}: {err}"
                 env.close()
-    for name, rows in span_rows.items():
-        if len(rows) != len(DELAYS):  # the agent could not play every delay
+    for (kind, name, task_name), rows in profiles.items():
+        grid = [label for label, _, _ in rows]
+        if grid != list(DELAYS if kind == "memory_span" else POINTS):  # the agent could not play every variant
             continue
-        delays = [d for d, _, _ in rows]
-        normalized = [normalize(s, r["no_memory"], r["oracle"]) for _, s, r in rows]
-        out.setdefault(name, {})["memory_span"] = {
-            "metric": "recall_mse", "threshold": THRESHOLD, "delays": delays, "score": [s for _, s, _ in rows],
-            "no_memory": [r["no_memory"] for _, _, r in rows], "oracle": [r["oracle"] for _, _, r in rows],
-            "normalized": normalized, "span": span(delays, normalized)}
+        profile = {"score": [s for _, s, _ in rows], "no_memory": [r["no_memory"] for _, _, r in rows],
+                   "oracle": [r["oracle"] for _, _, r in rows],
+                   "normalized": [normalize(s, r["no_memory"], r["oracle"]) for _, s, r in rows]}
+        if kind == "memory_span":
+            out.setdefault(name, {})["memory_span"] = {"metric": "recall_mse", "threshold": THRESHOLD, "delays": grid,
+                                                       **profile, "span": span(grid, profile["normalized"])}
+        else:
+            out.setdefault(name, {}).setdefault("points", {})[task_name] = {"metric": POINTS_METRIC, "points": grid,
+                                                                            **profile}
     for diag in out.values():
         diag["episodes"] = EPISODES
         if "ablation" in diag:
@@ -239,24 +255,30 @@ def check(diag: dict[str, Any], where: str) -> list[str]:
             problems.append(f"field {where}/{path}: expected {expected!r} (recomputed from the stored means), "
                             f"found {found!r}")
 
+    def profile_ok(prof: dict[str, Any], key: str, grid: tuple[int, ...], metric: str, path: str) -> bool:
+        """A profile over variants (delays, points): its grid, metric, lengths and recomputed normalized scores."""
+        lists = ("score", "no_memory", "oracle", "normalized")
+        if prof[key] != list(grid) or any(len(prof[k]) != len(grid) for k in lists) or prof["metric"] != metric:
+            problems.append(f"field {where}/{path}: expected metric {metric!r}, {key} {list(grid)} and one value "
+                            f"per entry in {list(lists)}")
+            return False
+        for i in range(len(grid)):
+            close(normalize(prof["score"][i], prof["no_memory"][i], prof["oracle"][i]), prof["normalized"][i],
+                  f"{path}/normalized/{i}")
+        return True
+
     if diag.get("episodes") != EPISODES:
         problems.append(f"field {where}/episodes: expected {EPISODES}, found {diag.get('episodes')!r}")
     ms = diag.get("memory_span")
-    if ms is not None:
-        lists = ("delays", "score", "no_memory", "oracle", "normalized")
-        if ms["delays"] != list(DELAYS) or any(len(ms[k]) != len(DELAYS) for k in lists):
-            problems.append(f"field {where}/memory_span: expected the delays {list(DELAYS)} and one value per delay "
-                            f"in {list(lists[1:])}")
-        else:
-            for i in range(len(DELAYS)):
-                close(normalize(ms["score"][i], ms["no_memory"][i], ms["oracle"][i]), ms["normalized"][i],
-                      f"memory_span/normalized/{i}")
-            if ms["threshold"] != THRESHOLD:
-                problems.append(f"field {where}/memory_span/threshold: expected {THRESHOLD}, found {ms['threshold']}")
-            expected = span(ms["delays"], ms["normalized"], THRESHOLD)
-            if ms["span"] != expected:
-                problems.append(f"field {where}/memory_span/span: expected {expected!r} (the longest delay with "
-                                f"normalized >= {THRESHOLD}), found {ms['span']!r}")
+    if ms is not None and profile_ok(ms, "delays", DELAYS, "recall_mse", "memory_span"):
+        if ms["threshold"] != THRESHOLD:
+            problems.append(f"field {where}/memory_span/threshold: expected {THRESHOLD}, found {ms['threshold']}")
+        expected = span(ms["delays"], ms["normalized"], THRESHOLD)
+        if ms["span"] != expected:
+            problems.append(f"field {where}/memory_span/span: expected {expected!r} (the longest delay with "
+                            f"normalized >= {THRESHOLD}), found {ms['span']!r}")
+    for t, v in (diag.get("points") or {}).items():
+        profile_ok(v, "points", POINTS, POINTS_METRIC, f"points/{t}")
     ab = diag.get("ablation")
     if ab is not None:
         for t, v in ab["tasks"].items():

@@ -1,6 +1,7 @@
 """The figures of a board: ``leaderboard.png`` (normalized score per task and IQM, one bar per agent, 95%
-intervals) and ``diagnostics.png`` (memory span, plasticity ablation, learning within the episode). PNG bytes, with
-no timestamp in them, so that the same submissions render the same files."""
+intervals) and ``diagnostics.png`` (memory span, regression error by number of training points, plasticity
+ablation, learning within the episode). PNG bytes, with no timestamp in them, so that the same submissions render
+the same files."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ from .page_rows import rows_with
 
 def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes | None:
     """The diagnostics figure (None when no row has diagnostics): normalized copy score vs delay per agent, the
-    plasticity ablation (normalized score with and without the plastic update, per task), the query error of each
-    association task by times studied, and the cumulative regret curve of each bandit task."""
+    regression test error by number of training points (``_points_panel``), the plasticity ablation (normalized
+    score with and without the plastic update, per task), the query error of each association task by times
+    studied, and the cumulative regret curve of each bandit task."""
     span, ablation, regret = (rows_with(table, k) for k in ("memory_span", "ablation", "regret"))
-    studied = rows_with(table, "study_count")
+    studied, points = rows_with(table, "study_count"), rows_with(table, "points")
+    point_tasks = list(dict.fromkeys(t for r in points for t in r["diagnostics"]["points"]))
     regret_tasks = list(dict.fromkeys(t for r in regret for t in r["diagnostics"]["regret"]))
     study_tasks = list(dict.fromkeys(t for r in studied for t in r["diagnostics"]["study_count"]))
-    panels = ([("span", None)] if span else []) + ([("ablation", None)] if ablation else []) \
-        + [("study", t) for t in study_tasks] + [("regret", t) for t in regret_tasks]
+    panels = ([("span", None)] if span else []) + [("points", t) for t in point_tasks] \
+        + ([("ablation", None)] if ablation else []) + [("study", t) for t in study_tasks] \
+        + [("regret", t) for t in regret_tasks]
     if not panels:
         return None
     import matplotlib
@@ -50,6 +54,8 @@ def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> 
             ax.axhline(0, color="gray", lw=0.8)
             ax.set(xlabel="delay between study and recall (steps)", ylabel="normalized copy score (clipped)",
                    title="memory span (dotted: threshold 0.5)")
+        elif kind == "points":
+            _points_panel(ax, task, points, colors)
         elif kind == "ablation":
             tasks = list(dict.fromkeys(t for r in ablation for t in r["diagnostics"]["ablation"]["tasks"]))
             width = 0.8 / len(ablation)
@@ -91,6 +97,27 @@ def diagnostics_png(table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> 
     fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def _points_panel(ax, task: str, points: list[dict[str, Any]], colors: dict[str, Any]) -> None:
+    """Test error vs number of training points on regression task ``task``: one line per agent (unranked rows
+    dashed) and the no-memory and oracle references of the same episodes in black, dashed and dotted. Log axes: the
+    errors span from the oracle's at 20 points to the random agent's."""
+    refs = None
+    for r in points:
+        v = r["diagnostics"]["points"].get(task)
+        if v:
+            refs = refs or v
+            ax.plot(v["points"], v["score"], marker="o", ms=3, color=colors[r["name"]], label=r["name"],
+                    ls="--" if not r["ranked"] else "-")
+    for key, style, label in (("no_memory", "--", "no-memory reference"), ("oracle", ":", "oracle reference")):
+        ax.plot(refs["points"], refs[key], color="black", lw=1.2, ls=style, label=label, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(refs["points"], [str(n) for n in refs["points"]])
+    ax.minorticks_off()
+    ax.set(xlabel="training points shown (train_length)", ylabel="test error (MSE, log)",
+           title=f"{task}: error by number of training points")
 
 
 def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PRIMARY_BOARD) -> bytes:

@@ -101,14 +101,15 @@ def marks(r: dict[str, Any]) -> str:
 
 
 def rows_with(table: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    """The rows whose diagnostics have ``kind`` (``memory_span``, ``ablation``, ``regret``)."""
+    """The rows whose diagnostics have ``kind`` (``memory_span``, ``points``, ``ablation``, ``study_count``,
+    ``regret``)."""
     return [r for r in table if (r.get("diagnostics") or {}).get(kind)]
 
 
 def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
     """The diagnostics tables of a board as plain text, ``[(caption, header, rows)]`` (none when no row has
-    diagnostics): memory span, plasticity ablation, association error by study count and bandit regret
-    (``diagnostics.py``). Both pages render them."""
+    diagnostics): memory span, regression error by number of training points, plasticity ablation, association
+    error by study count and bandit regret (``diagnostics.py``). Both pages render them."""
     span, ablation, regret = (rows_with(table, k) for k in ("memory_span", "ablation", "regret"))
     out: list[tuple[str, list[str], list[list[str]]]] = []
     if span:
@@ -119,6 +120,23 @@ def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str]
                     ["agent", "span", *[f"delay {d}" for d in delays]],
                     [[r["name"] + marks(r), num_text(r["diagnostics"]["memory_span"]["span"]),
                       *[f"{x:.3f}" for x in r["diagnostics"]["memory_span"]["normalized"]]] for r in span]))
+    points = rows_with(table, "points")
+    if points:
+        tasks = list(dict.fromkeys(t for r in points for t in r["diagnostics"]["points"]))
+        grid = list(dict.fromkeys(n for r in points for v in r["diagnostics"]["points"].values() for n in v["points"]))
+        rows_ = []
+        for r in points:
+            cells = []
+            for t in tasks:
+                v = r["diagnostics"]["points"].get(t) or {"points": [], "score": []}
+                by = dict(zip(v["points"], v["score"], strict=True))
+                cells += [f"{by[n]:.3f}" if n in by else "–" for n in grid]
+            rows_.append([r["name"] + marks(r), *cells])
+        out.append(("Learning within the episode (regression): test error (MSE, lower is better; no memory scores "
+                    "about 1) by the number of training points shown before the test steps. The normalized scores "
+                    "are in the result files; with 1-2 points they are ill-conditioned (the oracle is barely better "
+                    "than no memory, or worse for the MLP), so the error is shown.",
+                    ["agent", *[f"{t} n={n}" for t in tasks for n in grid]], rows_))
     if ablation:
         tasks = list(dict.fromkeys(t for r in ablation for t in r["diagnostics"]["ablation"]["tasks"]))
         rows_ = []

@@ -271,3 +271,119 @@ def test_submit_round_trip_keeps_the_diagnostics_and_renders_them(copy_doc, tmp_
     with pytest.raises(ResultError, match="memory_span/span"):
         submit(path, tmp_path / "board2", suite=suite)
     assert not (tmp_path / "board2").exists() or not any((tmp_path / "board2").rglob("*.json"))
+
+
+# -- regression error by number of training points -------------------------------------------------------------
+REGRESSION = {"name": "regression", "env_id": "PlasticRegression-v0", "kwargs": {}, "episodes": 8, "seed": 10400000}
+REGRESSION_MLP = {"name": "regression-mlp", "env_id": "PlasticRegressionMLP-v0", "kwargs": {}, "episodes": 8,
+                  "seed": 10500000}
+
+
+@pytest.fixture(scope="module")
+def points_doc(tmp_path_factory):
+    suite = _suite(tmp_path_factory.mktemp("s"), "diag-points", [REGRESSION, REGRESSION_MLP])
+    doc = evaluate([load_agent(n) for n in ("no-memory", "oracle")], suite, progress=False, diagnostics=True)
+    return suite, doc
+
+
+def test_points_variants_are_the_suite_tasks_with_fewer_training_points(tmp_path):
+    suite = _suite(tmp_path, "diag-pv", [COPY, {**REGRESSION, "kwargs": {"noise": 0.2}}, REGRESSION_MLP])
+    plan = D.variants(suite)["points"]
+    assert [(v.env_id, v.kwargs, v.seed, v.episodes, built, n) for v, built, n in plan] == \
+        [(t["env_id"], {**t["kwargs"], "train_length": n}, t["seed"], D.EPISODES, t["name"], n)
+         for t in ({**REGRESSION, "kwargs": {"noise": 0.2}}, REGRESSION_MLP) for n in D.POINTS]
+    # the spaces are those of the suite task: an agent trained at 20 points plays every variant
+    for v, built, _ in plan:
+        base = make_task(v.env_id, **next(t for t in suite.tasks if t.name == built).kwargs)
+        task = make_task(v.env_id, **v.kwargs)
+        assert task.observation_space == base.observation_space and task.action_space == base.action_space
+        assert task.episode_length == v.kwargs["train_length"] + base.test_length
+
+
+def test_points_of_the_references_are_closed_form(points_doc):
+    suite, doc = points_doc
+    validate(doc, suite=suite)
+    for task in ("regression", "regression-mlp"):
+        oracle, no_memory = (_agent(doc, n)["diagnostics"]["points"][task] for n in ("oracle", "no-memory"))
+        assert oracle["points"] == no_memory["points"] == list(D.POINTS) and oracle["metric"] == "test_mse"
+        assert oracle["normalized"] == [1.0] * len(D.POINTS) and no_memory["normalized"] == [0.0] * len(D.POINTS)
+        assert oracle["score"] == oracle["oracle"] and no_memory["score"] == no_memory["no_memory"]
+        # the oracle fits the true model class: its error falls as the points grow, to far below no memory at 20
+        assert np.all(np.diff(oracle["score"]) <= 0), oracle["score"]
+        assert oracle["score"][-1] < 0.1 < 0.9 < no_memory["score"][-1]
+        # y is z-scored over the episode: predicting 0 scores about 1 at every number of points
+        assert np.allclose(no_memory["score"], 1.0, atol=0.05)
+    # the suite task's variant at its own 20 points is the suite task on its first EPISODES episodes
+    env, _ = make_env(SuiteTask(**{**REGRESSION, "episodes": D.EPISODES}), D.EPISODES)
+    from plastic_gym.leaderboard.episodes import reference_metrics
+
+    oracle20 = float(np.mean(reference_metrics(env.task, env)["oracle"]))
+    assert _agent(doc, "oracle")["diagnostics"]["points"]["regression"]["score"][-1] == pytest.approx(oracle20)
+
+
+def test_points_are_rechecked_and_tampering_is_rejected(points_doc):
+    suite, doc = points_doc
+    for field, index, value, match in (("normalized", 2, 0.5, "points/regression/normalized/2"),
+                                       ("score", 0, 0.5, "points/regression/normalized/0"),
+                                       ("points", 0, 3, "points/regression: expected metric 'test_mse', points")):
+        bad = copy.deepcopy(doc)
+        _agent(bad, "no-memory")["diagnostics"]["points"]["regression"][field][index] = value
+        with pytest.raises(ResultError, match=match):
+            validate(bad, suite=suite, check_references=False)
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["points"]["regression"]["score"].append(0.0)
+    assert D.check(_agent(bad, "oracle")["diagnostics"], "d")
+    bad = copy.deepcopy(doc)
+    _agent(bad, "oracle")["diagnostics"]["points"]["regression"]["points"] = [0, 1, 2, 5, 10]
+    assert any("points/regression/points/0" in p for p in schema_problems(bad))
+
+
+def test_result_without_points_still_validates(points_doc):
+    suite, doc = points_doc
+    old = copy.deepcopy(doc)
+    for a in old["agents"]:
+        a["diagnostics"].pop("points")
+    validate(old, suite=suite, check_references=False)
+
+
+class _OnlyTwentyPoints:
+    """A factory whose agent plays only the suite's own regression (train_length 20), like an agent that needs the
+    episode length it was trained at."""
+
+    def __init__(self):
+        self.inner = load_agent("no-memory")
+        self.metadata = AgentMetadata("twenty-only")
+
+    def for_task(self, context):
+        return self.inner.for_task(context) if context.task.train_length == 20 else None
+
+
+def test_points_of_a_trained_network_and_of_an_agent_that_cannot_play_a_variant(tmp_path):
+    from plastic_gym.agents import CheckpointAgent
+    from plastic_gym.agents.model import build_model
+
+    suite = _suite(tmp_path, "diag-pnet", [REGRESSION])
+    task = make_task(REGRESSION["env_id"])
+    torch.manual_seed(0)
+    agent = CheckpointAgent(build_model(task, rule="hebbian", hidden_dim=16), task, {"name": "tiny-hebbian"})
+    factory = SingleModelFactory(agent, AgentMetadata("tiny-hebbian"), agent.observation_space, agent.action_space)
+    diag = D.diagnose([factory, _OnlyTwentyPoints()], suite, progress=False)
+    points = diag["tiny-hebbian"]["points"]["regression"]
+    assert points["points"] == list(D.POINTS) and all(np.isfinite(points["score"]))
+    assert not D.check(diag["tiny-hebbian"], "d")
+    assert "twenty-only" not in diag or "points" not in diag["twenty-only"]  # left out, like a missing delay
+
+
+def test_pages_show_the_points_table_and_figure(points_doc):
+    from plastic_gym.leaderboard.render import pages
+    from plastic_gym.leaderboard.results import split_agents
+
+    _, doc = points_doc
+    docs = split_agents(doc)
+    out = pages(docs, {d["agents"][0]["metadata"]["name"]: None for d in docs}, "diag-points")
+    text = out["LEADERBOARD.md"].decode()
+    oracle = _agent(doc, "oracle")["diagnostics"]["points"]
+    assert "| agent | regression n=1 | regression n=2 |" in text and "regression-mlp n=20 |" in text
+    assert "| oracle † | " + " | ".join(f"{v:.3f}" for t in ("regression", "regression-mlp")
+                                       for v in oracle[t]["score"]) + " |" in text
+    assert out["diagnostics.png"].startswith(b"\x89PNG") and "regression n=20" in out["index.html"].decode()
