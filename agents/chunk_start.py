@@ -5,6 +5,9 @@ pass and d_t F_a^T in the gradient rule's backward step. Autograd would form a [
 such use and add them up, which is memory-bound; ``ChunkStartWeights`` forms it once per chunk instead:
 
     dL/dF_a = sum_t v_t ⊗ g_t  (+ sum_t g'_t ⊗ d_t)  = one [B, in, n] @ [B, n, out] product over the chunk's uses
+
+F_a may cover only the first rows of the batch (the other rows start an episode, F_a = 0): the products then run
+over those rows alone and the rest of the result is zero (``pad_rows``).
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ class ChunkStartWeights:
         self.token = _Gate.apply(F, self) if F.requires_grad and torch.is_grad_enabled() else None
 
     def apply(self, v: Tensor) -> Tensor:
-        """v F_a."""
+        """v F_a (zero in the rows past F_a's)."""
+        n = self.F.shape[0]
+        part = v if n == v.shape[0] else v[:n]
         if self.token is None:
-            return torch.bmm(v.unsqueeze(1), self.F).squeeze(1)
-        return _UseF.apply(v, self.F, self.token, self, False)
+            return pad_rows(torch.bmm(part.unsqueeze(1), self.F).squeeze(1), v.shape[0])
+        return pad_rows(_UseF.apply(part, self.F, self.token, self, False), v.shape[0])
 
     def apply_t(self, d: Tensor) -> Tensor:
-        """d F_a^T."""
+        """d F_a^T (zero in the rows past F_a's)."""
+        n = self.F.shape[0]
+        part = d if n == d.shape[0] else d[:n]
         if self.token is None:
-            return torch.bmm(d.unsqueeze(1), self.F.transpose(1, 2)).squeeze(1)
-        return _UseF.apply(d, self.F, self.token, self, True)
+            return pad_rows(torch.bmm(part.unsqueeze(1), self.F.transpose(1, 2)).squeeze(1), d.shape[0])
+        return pad_rows(_UseF.apply(part, self.F, self.token, self, True), d.shape[0])
 
     def release(self) -> None:
         """Drop the token once the chunk is done: the uses hold it, and keeping it here would make a reference cycle
@@ -49,6 +56,12 @@ class ChunkStartWeights:
         g = torch.bmm(torch.stack(self.left, dim=2), torch.stack(self.right, dim=1))
         self.left, self.right = [], []
         return g
+
+
+def pad_rows(t: Tensor, rows: int) -> Tensor:
+    """``t`` [n, ...] followed by zero rows up to ``rows`` (``t`` itself when n = rows)."""
+    n = t.shape[0]
+    return t if n == rows else torch.cat([t, t.new_zeros(rows - n, *t.shape[1:])])
 
 
 class _Gate(torch.autograd.Function):

@@ -75,8 +75,9 @@ class PlasticNetwork(PlasticNetworkBase):
         new_F, new_f = {}, {}
         for k, (pre, post) in factors.items():
             aw, ab = self.layers[k].alpha_weight, self.layers[k].alpha_bias
-            g = pre.unsqueeze(2) * post.unsqueeze(1)
-            new_F[k] = keep[:, None, None] * F[k] + eta[:, None, None] * (g if aw is None else aw * g)
+            g = pre.unsqueeze(2) * (eta[:, None] * post).unsqueeze(1)  # eta~_t pre_t ⊗ post_t: one [B, in, out] pass
+            kept = keep[:, None, None] * F[k]
+            new_F[k] = kept + g if aw is None else torch.addcmul(kept, aw, g)
             new_f[k] = keep[:, None] * f[k]
             if self.rule.plastic_bias:
                 new_f[k] = new_f[k] + eta[:, None] * (post if ab is None else ab * post)

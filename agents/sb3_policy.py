@@ -34,6 +34,7 @@ from stable_baselines3.common.type_aliases import Schedule
 
 from .config import PlasticConfig
 from .sb3_layers import ImageLabelExtractor, LSTMState, PlasticCore, default_extractor
+from .sequence import forward_from_partial_start
 from .state import PlasticState
 
 # The core and the extractor stay importable from here, next to the policy that uses them.
@@ -189,22 +190,24 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
                          start_steps: int | None = None):
         """Values, log-probabilities and entropies of ``actions`` along ``n_seq`` windows without episode starts inside
         (``obs`` window-major, ``[n_seq * L, ...]``). The first ``len(start)`` windows start from the flattened states
-        ``start [n, 2 * hidden_size]`` and are run for their first ``start_steps`` steps only (default L; the outputs
-        after that are zero: padding), the others start an episode (F_0 = 0). Two calls of the sequence form at most:
-        windows that start an episode go without a start state, so the form skips the F_0 products."""
+        ``start [n, 2 * hidden_size]``, the others start an episode (F_0 = 0). One call of the sequence form: when
+        some windows start an episode, all n_seq rows run together and the F_0 products cover the first n rows alone
+        (``sequence.forward_from_partial_start``); when none does, the windows run for their first ``start_steps``
+        steps only (default L; the outputs after that are zero: padding)."""
         features = self.extract_features(obs)
         x = features.reshape(n_seq, -1, features.shape[-1])
         n = 0 if start is None else start.shape[0]
-        outs = []
-        if n:
-            h, steps = self.core.hidden_size, x.shape[1] if start_steps is None else start_steps
-            out, _ = self.core.net(x[:n, :steps], self.core.unpack((start[None, :, :h], start[None, :, h:])))
-            if steps < x.shape[1]:
-                out = th.cat([out, out.new_zeros(n, x.shape[1] - steps, out.shape[2])], dim=1)
-            outs.append(out)
-        if n < n_seq:
-            outs.append(self.core.net(x[n:])[0])
-        out = th.cat(outs) if len(outs) > 1 else outs[0]
+        if n == 0:
+            out = self.core.net(x)[0]
+        else:
+            h, length = self.core.hidden_size, x.shape[1]
+            state = self.core.unpack((start[None, :, :h], start[None, :, h:]))
+            if n < n_seq:  # one call: the first n rows from their start states, the others from F_0 = 0, h_0 = 0
+                out = forward_from_partial_start(self.core.net, x, state)[0]
+            else:
+                out = self.core.net(x if start_steps is None else x[:, :start_steps], state)[0]
+            if out.shape[1] < length:
+                out = th.cat([out, out.new_zeros(n_seq, length - out.shape[1], out.shape[2])], dim=1)
         latent = out.reshape(-1, out.shape[-1])
         distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
         values = self.value_net(self._critic_latent(latent))

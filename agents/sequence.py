@@ -29,7 +29,7 @@ import functools
 import torch
 
 from .cell import CellCache, cell_forward
-from .chunk_start import ChunkStartWeights
+from .chunk_start import ChunkStartWeights, pad_rows
 from .plastic_linear import LAYERS
 from .rules.base import Factors
 from .state import LazyWeights, PlasticState
@@ -72,7 +72,8 @@ class SequenceForm:
         self.input_fixed = fixed.view(*x.shape[:2], -1).unbind(1)
         # carried across chunks: F_a and f_a (F_a None: zero), the dense layers' F, the recurrent state
         self.start_F: dict[str, Tensor] | None = None if zero_start else dict(state.F)
-        self.dense_F = {k: None if self.start_F is None else self.start_F[k].transpose(1, 2) for k in self.dense}
+        self.dense_F = {k: None if self.start_F is None else pad_rows(self.start_F[k].transpose(1, 2), x.shape[0])
+                        for k in self.dense}
         self.start_f = dict(state.f)
         self.h, self.c, self.m = state.h, state.c, state.m
         self.t = 0
@@ -246,6 +247,28 @@ class SequenceForm:
             self.start_F = LazyWeights(LAYERS, functools.partial(_final_weights, alpha, history, dense))
 
 
+def forward_from_partial_start(net, x: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
+    """``net(x, start)`` where only the first n = ``state.batch_size`` rows of ``x [B, T, d]`` start from ``state`` and
+    the other B - n start an episode (F_0 = 0, h_0 = 0): one call of the sequence form for all B rows, with the
+    products of the chunk-start weights F_a over the first n rows alone in the first chunk (no zero F_a is formed
+    for the others). A network that the sequence form does not run (``weight_clip``, no plasticity) gets the whole
+    zero-padded state."""
+    B, n = x.shape[0], state.batch_size
+    if n > B:
+        raise ValueError(f"state has batch size {n}, more rows than the input's {B}")
+    if n == B:
+        return net(x, state)
+    net._check_input(x, 3)
+    small = {"h": state.h, "c": state.c, "m": state.m, **{f"f.{k}": v for k, v in state.f.items()}}
+    small = {k: None if v is None else pad_rows(v, B) for k, v in small.items()}
+    if not (net.rule.plastic and net.config.weight_clip is None and x.shape[1] > 0):
+        return net(x, state.map(lambda t: pad_rows(t, B)))
+    net._check_state(state, n)
+    padded = PlasticState(h=small["h"], c=small["c"], m=small["m"], F=dict(state.F),
+                          f={k: small[f"f.{k}"] for k in state.f})
+    return SequenceForm(net, x, padded, zero_start=False).run(net._chunk(x.shape[1]))
+
+
 def chunk_end_weights(
     alpha: dict[str, Tensor | None],
     pre: dict[str, Tensor],
@@ -260,7 +283,12 @@ def chunk_end_weights(
         Fk = torch.bmm((rows * coef.unsqueeze(2)).transpose(1, 2), post[k])
         if alpha[k] is not None:
             Fk = alpha[k] * Fk
-        F[k] = Fk if start_F is None else decay[:, None, None] * start_F[k] + Fk
+        if start_F is None:
+            F[k] = Fk
+        else:  # F_a may cover only the first n rows (the others started an episode in this chunk: F_a = 0)
+            n = start_F[k].shape[0]
+            Fa = decay[:n, None, None] * start_F[k] + Fk[:n]
+            F[k] = Fa if n == Fk.shape[0] else torch.cat([Fa, Fk[n:]])
     return F
 
 
