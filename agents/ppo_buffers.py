@@ -43,7 +43,7 @@ class _WindowBufferMixin:
         """All observations env-major, ``[n_envs * n_steps, ...]`` (row ``e * n_steps + t``), for the no-grad pass."""
 
         def one(a: np.ndarray) -> th.Tensor:
-            return self.to_torch(np.ascontiguousarray(a.swapaxes(0, 1)).reshape(-1, *a.shape[2:]))
+            return self.to_torch(np.ascontiguousarray(a.swapaxes(0, 1)).reshape(-1, *a.shape[2:]), copy=False)
 
         if isinstance(self.observations, dict):
             return {k: one(v) for k, v in self.observations.items()}
@@ -58,8 +58,8 @@ class _WindowBufferMixin:
         env = windows.env[rows, None]
 
         def take(a: np.ndarray) -> th.Tensor:
-            part = a[t, env]  # [M, L, ...]
-            return self.to_torch(part.reshape(-1, *part.shape[2:]))
+            part = a[t, env]  # [M, L, ...]: a new array (fancy indexing), so the tensor may share its memory
+            return self.to_torch(part.reshape(-1, *part.shape[2:]), copy=False)
 
         obs = ({k: take(v) for k, v in self.observations.items()} if isinstance(self.observations, dict)
                else take(self.observations))
