@@ -1,4 +1,5 @@
-"""Leaderboard subcommands of ``plastic-gym``: ``evaluate``, ``submit``, ``verify``, ``render``.
+"""Leaderboard subcommands of ``plastic-gym``: ``evaluate``, ``submit``, ``verify``, ``render`` (and ``diagnose``,
+in ``diagnose_board.py``).
 
 Nothing read from a submission or result file is executed, except by ``verify NAME --trust`` (SECURITY.md).
 
@@ -58,8 +59,8 @@ def register(subparsers) -> None:
                         "folder) with each --agent and print the accuracy (--out: a JSON file of it)")
     p.add_argument("--diagnostics", action="store_true",
                    help="also compute the within-episode diagnostics of each agent (memory span over copy delays, "
-                        "plasticity ablation, bandit regret curves; 128 fixed episodes of the suite each) into the "
-                        "result file")
+                        "regression error by number of training points, plasticity ablation, bandit regret curves; "
+                        "128 fixed episodes of the suite each) into the result file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_evaluate)
 
@@ -101,6 +102,10 @@ def register(subparsers) -> None:
                    help="print only the rows of this status (the pages show all, filterable)")
     _board_dir(p)
     p.set_defaults(func=_render)
+
+    from .diagnose_board import register as register_diagnose
+
+    register_diagnose(subparsers, _board_dir)
 
 
 def _nonfinite_to_null(value: Any) -> Any:
