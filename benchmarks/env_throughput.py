@@ -2,11 +2,13 @@
 
 For every registered embedded id (suite v0 and the meta-RL ids, plus Harlow with glyph objects) and 1, 64 and
 1024 envs, both vector envs play the same number of steps (covering at least one full episode and its autoreset)
-with the same actions; the table shows steps per second of each and their ratio. A second table shows episodes per
-second of ``task.sample(64)``, the supervised view (suite v0 only: the interactive tasks have no whole-episode
-view). Absolute numbers depend on the machine; the ratios are the point.
+with the same actions, in ``--repeats`` interleaved rounds (native then sync, sync then native, ...); the table shows
+the median steps per second of each, the median of the rounds' ratios and their range (on a shared machine a single
+round's ratio says little). A second table shows episodes per second of ``task.sample(64)``, the supervised view
+(suite v0 only: the interactive tasks have no whole-episode view). Absolute numbers depend on the machine; the
+ratios are the point.
 
-    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--ids PlasticAssoc-v0 PlasticHarlow-v0:objects=glyphs ...]
+    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--repeats 3] [--ids PlasticAssoc-v0 ...]
 
 An id may carry kwargs after a colon, ``ID:name=value,...`` (values parsed as int when they look like one).
 """
@@ -62,11 +64,12 @@ def parse_id(text: str) -> tuple[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per id and size (median)")
     default = [i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0"] + list(plastic_gym.RL_ENV_IDS)
     parser.add_argument("--ids", nargs="+", default=default + ["PlasticHarlow-v0:objects=glyphs"])
     args = parser.parse_args()
 
-    print(f"{'id':<34}{'envs':>6}{'native steps/s':>16}{'Sync steps/s':>14}{'ratio':>8}")
+    print(f"{'id':<34}{'envs':>6}{'native steps/s':>16}{'Sync steps/s':>14}{'ratio':>8}{'range':>15}")
     for name in args.ids:
         env_id, kwargs = parse_id(name)
         length = plastic_gym.make_task(env_id, **kwargs).episode_length
@@ -75,10 +78,18 @@ def main() -> None:
             native = gym.make_vec(env_id, num_envs=n, **kwargs)
             make_one = functools.partial(gym.make, env_id, disable_env_checker=True, **kwargs)
             sync = gym.vector.SyncVectorEnv([make_one] * n)
-            steps_per_second(native, 2)  # warm-up (imports, caches)
-            rate_native, rate_sync = steps_per_second(native, steps), steps_per_second(sync, steps)
-            ratio = rate_native / rate_sync
-            print(f"{name:<34}{n:>6}{rate_native:>16,.0f}{rate_sync:>14,.0f}{ratio:>7.1f}x", flush=True)
+            for envs in (native, sync):
+                steps_per_second(envs, 2)  # warm-up (imports, caches)
+            rates = np.empty((args.repeats, 2))
+            for r in range(args.repeats):
+                order = (0, 1) if r % 2 == 0 else (1, 0)
+                for i in order:
+                    rates[r, i] = steps_per_second((native, sync)[i], steps)
+            ratios = rates[:, 0] / rates[:, 1]
+            rate_native, rate_sync = np.median(rates, axis=0)
+            spread = f"{ratios.min():.1f}-{ratios.max():.1f}x"
+            print(f"{name:<34}{n:>6}{rate_native:>16,.0f}{rate_sync:>14,.0f}{np.median(ratios):>7.1f}x{spread:>15}",
+                  flush=True)
             native.close()
             sync.close()
 
