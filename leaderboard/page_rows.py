@@ -106,6 +106,21 @@ def rows_with(table: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [r for r in table if (r.get("diagnostics") or {}).get(kind)]
 
 
+def _curve_rows(table: list[dict[str, Any]], kind: str, tasks: list[str], x: str, y: str,
+                grid: list[int]) -> list[list[str]]:
+    """Per row, its curves of diagnostic ``kind`` as cells: for each task, ``y`` at each ``x`` of ``grid``
+    (– where a row has no value there)."""
+    out = []
+    for r in table:
+        cells = []
+        for t in tasks:
+            v = r["diagnostics"][kind].get(t) or {x: [], y: []}
+            by = dict(zip(v[x], v[y], strict=True))
+            cells += [f"{by[k]:.3f}" if k in by else "–" for k in grid]
+        out.append([r["name"] + marks(r), *cells])
+    return out
+
+
 def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
     """The diagnostics tables of a board as plain text, ``[(caption, header, rows)]`` (none when no row has
     diagnostics): memory span, regression error by number of training points, plasticity ablation, association
@@ -124,14 +139,7 @@ def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str]
     if points:
         tasks = list(dict.fromkeys(t for r in points for t in r["diagnostics"]["points"]))
         grid = list(dict.fromkeys(n for r in points for v in r["diagnostics"]["points"].values() for n in v["points"]))
-        rows_ = []
-        for r in points:
-            cells = []
-            for t in tasks:
-                v = r["diagnostics"]["points"].get(t) or {"points": [], "score": []}
-                by = dict(zip(v["points"], v["score"], strict=True))
-                cells += [f"{by[n]:.3f}" if n in by else "–" for n in grid]
-            rows_.append([r["name"] + marks(r), *cells])
+        rows_ = _curve_rows(points, "points", tasks, "points", "score", grid)
         out.append(("Learning within the episode (regression): test error (MSE, lower is better; no memory scores "
                     "about 1) by the number of training points shown before the test steps. The normalized scores "
                     "are in the result files; with 1-2 points they are ill-conditioned (the oracle is barely better "
@@ -152,14 +160,7 @@ def diagnostics_tables(table: list[dict[str, Any]]) -> list[tuple[str, list[str]
     if studied:
         tasks = list(dict.fromkeys(t for r in studied for t in r["diagnostics"]["study_count"]))
         labels = [f"{k}×" if k < MAX_STUDY else f"{k}+×" for k in range(MAX_STUDY + 1)]
-        rows_ = []
-        for r in studied:
-            cells = []
-            for t in tasks:
-                v = r["diagnostics"]["study_count"].get(t) or {"counts": [], "error": []}
-                by = dict(zip(v["counts"], v["error"], strict=True))
-                cells += [f"{by[k]:.3f}" if k in by else "–" for k in range(MAX_STUDY + 1)]
-            rows_.append([r["name"] + marks(r), *cells])
+        rows_ = _curve_rows(studied, "study_count", tasks, "counts", "error", list(range(MAX_STUDY + 1)))
         out.append(("Learning within the episode (association): query error (a - r)^2 by how many times the queried "
                     "cue was studied (0×, 1×, ...; lower is better).", ["agent", *[f"{t} {c}" for t in tasks
                                                                                   for c in labels]], rows_))
