@@ -97,7 +97,8 @@ def diagnose_board(suite, root: str | Path | None = None, names: list[str] | Non
             doc["agents"][0]["diagnostics"] = agent["diagnostics"]
             validate(doc, allow_short=True, check_references=False, suite=suite)
             updated[name] = doc
-            records[name] = {"date": new["created"], "versions": package_versions(),
+            # versions sorted as verified.json stores them: the pages rendered now equal any later render
+            records[name] = {"date": new["created"], "versions": dict(sorted(package_versions().items())),
                              "source": trusted_entry(board.name, name).source, "trusted_list": True,
                              "sha256": sha256_hex(dumps(doc).encode())}
             kinds = ", ".join(k for k in agent["diagnostics"] if k != "episodes")

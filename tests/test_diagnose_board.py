@@ -57,6 +57,9 @@ def test_diagnose_adds_the_diagnostics_and_changes_nothing_else(board):
     # the re-run matched per episode: recorded as verified, for the bytes now on the board
     docs, statuses = b.load()
     assert {n: s is not None for n, s in statuses.items()} == {**{n: True for n in TRUSTED}, "mine": False}
+    from plastic_gym.leaderboard.render import pages
+
+    assert pages(docs, statuses, b.name)["LEADERBOARD.md"] == (b.dir / "LEADERBOARD.md").read_bytes()  # not stale
     text = (b.dir / "LEADERBOARD.md").read_text()
     assert "## Within-episode diagnostics" in text and "regression n=20" in text
     assert (b.dir / "diagnostics.png").read_bytes().startswith(b"\x89PNG")
