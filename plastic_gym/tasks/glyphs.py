@@ -78,20 +78,23 @@ def _curve(ctrl: np.ndarray, polyline: np.ndarray, n: int) -> np.ndarray:
     return out.reshape(*ctrl.shape[:-2], 2, n)
 
 
-def _stroke_extent(ctrl: np.ndarray, polyline: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest coordinates of the points of strokes at the ``n`` parameters ``linspace(0, 1, n)``:
-    ``ctrl [..., 4, 2]``, ``polyline [...]`` -> ``(lo [..., 2], hi [..., 2])``.
+def _stroke_extent(ctrl: np.ndarray, polyline: np.ndarray, active: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest coordinates of the points of the active strokes at the ``n`` parameters
+    ``linspace(0, 1, n)``: ``ctrl [..., 4, 2]``, ``polyline [...]``, ``active [...]`` -> ``(lo [..., 2], hi [..., 2])``
+    (+inf and -inf for an inactive stroke).
 
-    The points are those of ``_curve``, computed as ``basis @ ctrl^T`` (both bases at once, ``[2n, 4] @ [4, strokes
-    * 2]``) so that the reductions over the n points run along the leading axis, over contiguous rows.
+    The points are those of ``_curve``, computed per kind as ``basis @ ctrl^T`` (``[n, 4] @ [4, strokes * 2]``) so that
+    the reductions over the n points run along the leading axis, over contiguous rows.
     """
-    basis = np.concatenate(_basis(n, ctrl.dtype.type))  # [2n, 4]: Bezier rows, then polyline rows
-    pts = basis @ np.swapaxes(ctrl, -1, -2).reshape(-1, 4).T  # [2n, strokes * 2]
-    kind = np.repeat(np.asarray(polyline).reshape(-1), 2)
+    flat = np.swapaxes(ctrl, -1, -2).reshape(-1, 2, 4)
+    kind, on = np.asarray(polyline).reshape(-1), np.asarray(active).reshape(-1)
+    lo, hi = np.full((len(flat), 2), np.inf), np.full((len(flat), 2), -np.inf)
+    for rows, basis in zip((np.flatnonzero(on & ~kind), np.flatnonzero(on & kind)), _basis(n, ctrl.dtype.type),
+                           strict=True):
+        pts = basis @ flat[rows].reshape(-1, 4).T  # [n, rows * 2]
+        lo[rows], hi[rows] = pts.min(axis=0).reshape(-1, 2), pts.max(axis=0).reshape(-1, 2)
     shape = ctrl.shape[:-2] + (2,)
-    lo = np.where(kind, pts[n:].min(axis=0), pts[:n].min(axis=0)).reshape(shape)
-    hi = np.where(kind, pts[n:].max(axis=0), pts[:n].max(axis=0)).reshape(shape)
-    return lo, hi
+    return lo.reshape(shape), hi.reshape(shape)
 
 
 def prototypes(class_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,10 +141,8 @@ def prototypes(class_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         ctrl[:, k, 2] = p0 + 2 * chord / 3 + normal * (bend[:, k, 1] * length[:, k])[:, None]
 
     # Centre the drawn strokes' bounding box and scale its longer side to _EXTENT.
-    lo, hi = _stroke_extent(ctrl, polyline, 17)  # [R, K, 2] each
-    mask = active[:, :, None]
-    lo = np.where(mask, lo, np.inf).min(axis=1)
-    hi = np.where(mask, hi, -np.inf).max(axis=1)
+    lo, hi = _stroke_extent(ctrl, polyline, active, 17)  # [R, K, 2] each
+    lo, hi = lo.min(axis=1), hi.max(axis=1)
     scale = _EXTENT / np.maximum((hi - lo).max(-1), 0.9)
     ctrl = (ctrl - ((lo + hi) / 2)[:, None, None]) * scale[:, None, None, None]
     return ctrl.reshape(*shape, K, 4, 2), polyline.reshape(*shape, K), active.reshape(*shape, K)
@@ -163,20 +164,23 @@ def draw(rand: KeyedRandom, classes: np.ndarray, which: np.ndarray, size: int) -
     shear = rand.uniform((T,), -0.15, 0.15)
     shift = rand.uniform((T, 2), -0.1, 0.1)
     gain = rand.uniform((T,), 0.9, 1.9)  # thickness
-    # The drawn strokes, image-major: stroke s is stroke k[s] of the drawing at (b[s], t[s]).
-    b, t, k = np.nonzero(np.take_along_axis(active, which[..., None], axis=1))
-    column = which[b, t]
-    p = ctrl[b, column, k] + 0.06 * wobble[b, t, k]  # [S, 4, 2]
+    # The drawn strokes, drawing-major: stroke s is stroke k of drawing n = b * T + t (flat index n * K + k), whose
+    # character is prototype row b * C + which[b, t].
+    proto = (np.arange(B)[:, None] * classes.shape[1] + which).reshape(-1)  # [B * T]
+    flat = np.flatnonzero(active.reshape(-1, K)[proto])  # [S]
+    n = flat // K
+    proto_stroke = proto[n] * K + flat % K
+    p = ctrl.reshape(-1, 4, 2)[proto_stroke] + 0.06 * wobble.reshape(-1, 4, 2)[flat]  # [S, 4, 2]
     # p' = A p + shift with A = rotation(angle) @ [[sx, shear], [0, sy]]
     cos, sin = np.cos(angle), np.sin(angle)
     sx, sy = stretch[..., 0], stretch[..., 1]
-    A = np.stack([cos * sx, cos * shear - sin * sy, sin * sx, sin * shear + cos * sy], -1)[b, t, :, None]  # [S, 4, 1]
-    offset = shift[b, t, :, None]
+    A = np.stack([cos * sx, cos * shear - sin * sy, sin * sx, sin * shear + cos * sy], -1).reshape(-1, 4)[n, :, None]
+    offset = shift.reshape(-1, 2)[n, :, None]
     x, y = p[..., 0], p[..., 1]
     moved = np.empty(p.shape, np.float32)
     moved[..., 0] = A[:, 0] * x + A[:, 1] * y + offset[:, 0]
     moved[..., 1] = A[:, 2] * x + A[:, 3] * y + offset[:, 1]
-    return rasterize(moved, polyline[b, column, k], b * T + t, gain.reshape(-1), size).reshape(B, T, size, size)
+    return rasterize(moved, polyline.reshape(-1)[proto_stroke], n, gain.reshape(-1), size).reshape(B, T, size, size)
 
 
 def rasterize(ctrl: np.ndarray, polyline: np.ndarray, image: np.ndarray, gain: np.ndarray, size: int) -> np.ndarray:
