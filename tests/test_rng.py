@@ -73,3 +73,25 @@ def test_bad_integer_bound():
 def test_integers_in_range_for_any_key(seed, high):
     k = KeyedRandom(seed_keys([seed])).integers(high, (50,))
     assert k.min() >= 0 and k.max() < high
+
+
+@pytest.mark.parametrize("method", ["bits", "uniform", "normal"])
+def test_draws_at_runs_are_those_of_the_whole_draw(method):
+    """``at=(rows, first, length)`` gives the same numbers as the whole draw at those runs, and the stream moves on
+    as after the whole draw."""
+    keys = seed_keys(np.arange(50, 60))
+    rng = np.random.default_rng(0)
+    rows, first = rng.integers(0, 10, 200), rng.integers(0, 3 * 7 * 4 - 6 + 1, 200)
+    whole, some = KeyedRandom(keys), KeyedRandom(keys)
+    whole.uniform((5,)), some.uniform((5,))  # an earlier draw: the runs start at the stream's counter
+    want = getattr(whole, method)((3, 7, 4)).reshape(10, -1)[rows[:, None], first[:, None] + np.arange(6)]
+    got = getattr(some, method)((3, 7, 4), at=(rows, first, 6))
+    assert got.shape == (200, 6) and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(some.uniform((2,)), whole.uniform((2,)))
+
+
+def test_draws_at_runs_outside_the_draw_are_rejected():
+    r = KeyedRandom(seed_keys([1, 2]))
+    with pytest.raises(ValueError, match=r"runs must lie in \[0, 12\)"):
+        r.normal((3, 4), at=(np.array([0, 1]), np.array([0, 8]), 5))

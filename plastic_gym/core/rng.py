@@ -83,25 +83,37 @@ class KeyedRandom:
     def batch_size(self) -> int:
         return self.keys.shape[0]
 
-    def bits(self, shape: tuple[int, ...] = ()) -> np.ndarray:
-        """Raw uint64 draws of shape ``(B, *shape)``."""
+    def bits(self, shape: tuple[int, ...] = (), at: tuple | None = None) -> np.ndarray:
+        """Raw uint64 draws of shape ``(B, *shape)``.
+
+        ``at=(rows, first, length)`` draws only runs of the elements that will be read: ``[len(rows), length]`` with
+        row i ``draw.reshape(B, -1)[rows[i], first[i]:first[i] + length]``, the same numbers, and the stream moves on
+        as after the whole draw.
+        """
         shape = tuple(int(s) for s in np.atleast_1d(shape)) if shape != () else ()
         n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        counters = np.arange(self._counter + 1, self._counter + 1 + n, dtype=np.uint64)
+        start = self._counter + 1
         self._counter += n
         with np.errstate(over="ignore"):
-            z = self.keys[:, None] + counters[None, :] * _GOLDEN
+            if at is not None:
+                rows, first, length = at[0], np.asarray(at[1]), int(at[2])
+                if first.size and (first.min() < 0 or first.max() + length > n):
+                    raise ValueError(f"at: runs must lie in [0, {n}) (the draw's elements per row), got first "
+                                     f"{first.min()}..{first.max()} and length {length}")
+                base = self.keys[rows] + (np.uint64(start) + first.astype(np.uint64)) * _GOLDEN
+                return _mix(base[:, None] + np.arange(length, dtype=np.uint64) * _GOLDEN)
+            z = self.keys[:, None] + np.arange(start, start + n, dtype=np.uint64)[None, :] * _GOLDEN
         return _mix(z).reshape((self.batch_size, *shape))
 
-    def uniform(self, shape=(), low=0.0, high=1.0) -> np.ndarray:
-        """Floats in ``[low, high)`` from the top 53 bits (float64)."""
-        u = (self.bits(shape) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    def uniform(self, shape=(), low=0.0, high=1.0, at: tuple | None = None) -> np.ndarray:
+        """Floats in ``[low, high)`` from the top 53 bits (float64); ``at`` as in ``bits``."""
+        u = (self.bits(shape, at) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         return low + (high - low) * u
 
-    def normal(self, shape=()) -> np.ndarray:
-        """Standard normals by the Box-Muller transform (float64)."""
-        u1 = 1.0 - self.uniform(shape)  # in (0, 1], so the log is finite
-        u2 = self.uniform(shape)
+    def normal(self, shape=(), at: tuple | None = None) -> np.ndarray:
+        """Standard normals by the Box-Muller transform (float64); ``at`` as in ``bits``."""
+        u1 = 1.0 - self.uniform(shape, at=at)  # in (0, 1], so the log is finite
+        u2 = self.uniform(shape, at=at)
         return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
     def integers(self, high: int, shape=()) -> np.ndarray:

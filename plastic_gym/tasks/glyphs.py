@@ -158,19 +158,20 @@ def draw(rand: KeyedRandom, classes: np.ndarray, which: np.ndarray, size: int) -
     B, T = which.shape
     K = MAX_STROKES
     ctrl, polyline, active = prototypes(classes)  # [B, C, K, 4, 2], [B, C, K], [B, C, K]
-    wobble = rand.normal((T, K, 4, 2))
-    angle = rand.uniform((T,), -0.25, 0.25)
-    stretch = np.exp(rand.uniform((T, 2), -0.15, 0.15))
-    shear = rand.uniform((T,), -0.15, 0.15)
-    shift = rand.uniform((T, 2), -0.1, 0.1)
-    gain = rand.uniform((T,), 0.9, 1.9)  # thickness
     # The drawn strokes, drawing-major: stroke s is stroke k of drawing n = b * T + t (flat index n * K + k), whose
     # character is prototype row b * C + which[b, t].
     proto = (np.arange(B)[:, None] * classes.shape[1] + which).reshape(-1)  # [B * T]
     flat = np.flatnonzero(active.reshape(-1, K)[proto])  # [S]
     n = flat // K
     proto_stroke = proto[n] * K + flat % K
-    p = ctrl.reshape(-1, 4, 2)[proto_stroke] + 0.06 * wobble.reshape(-1, 4, 2)[flat]  # [S, 4, 2]
+    # The wobble of every control point, drawn for all K strokes but computed for the drawn ones only.
+    wobble = rand.normal((T, K, 4, 2), at=(n // T, flat % (T * K) * 8, 8)).reshape(-1, 4, 2)  # row b, [t, k]
+    angle = rand.uniform((T,), -0.25, 0.25)
+    stretch = np.exp(rand.uniform((T, 2), -0.15, 0.15))
+    shear = rand.uniform((T,), -0.15, 0.15)
+    shift = rand.uniform((T, 2), -0.1, 0.1)
+    gain = rand.uniform((T,), 0.9, 1.9)  # thickness
+    p = ctrl.reshape(-1, 4, 2)[proto_stroke] + 0.06 * wobble  # [S, 4, 2]
     # p' = A p + shift with A = rotation(angle) @ [[sx, shear], [0, sy]]
     cos, sin = np.cos(angle), np.sin(angle)
     sx, sy = stretch[..., 0], stretch[..., 1]
