@@ -2,13 +2,13 @@
 
 For every registered embedded id (suite v0 and the meta-RL ids, plus Harlow with glyph objects) and 1, 64 and
 1024 envs, both vector envs play the same number of steps (covering at least one full episode and its autoreset)
-with the same actions, in ``--repeats`` interleaved rounds (native then sync, sync then native, ...); the table shows
-the median steps per second of each, the median of the rounds' ratios and their range (on a shared machine a single
-round's ratio says little). A second table shows episodes per second of ``task.sample(64)``, the supervised view
-(suite v0 only: the interactive tasks have no whole-episode view). Absolute numbers depend on the machine; the
-ratios are the point.
+with the same actions (again and again for at least ``--min-seconds``), in ``--repeats`` interleaved rounds (native
+then sync, sync then native, ...); the table shows the median steps per second of each, the median of the rounds'
+ratios and their range (on a shared machine a single round's ratio says little). A second table shows episodes per
+second of ``task.sample(64)``, the supervised view (suite v0 only: the interactive tasks have no whole-episode
+view). Absolute numbers depend on the machine; the ratios are the point.
 
-    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--repeats 3] [--ids PlasticAssoc-v0 ...]
+    python benchmarks/env_throughput.py [--sizes 1 64 1024] [--repeats 3] [--min-seconds 0.2] [--ids ID ...]
 
 An id may carry kwargs after a colon, ``ID:name=value,...`` (values parsed as int when they look like one).
 """
@@ -31,15 +31,18 @@ def actions_for(space: gym.Space, n: int, rng: np.random.Generator) -> np.ndarra
     return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
 
 
-def steps_per_second(envs: gym.vector.VectorEnv, steps: int, seed: int = 0) -> float:
-    """Steps x envs per second, a reset included in the timing (episodes are generated at reset)."""
+def steps_per_second(envs: gym.vector.VectorEnv, steps: int, seed: int = 0, min_seconds: float = 0.0) -> float:
+    """Steps x envs per second, a reset included in the timing (episodes are generated at reset); the seeded reset
+    and the steps are played again until ``min_seconds`` have passed (short runs are too noisy to time once)."""
     rng = np.random.default_rng(seed)
     actions = [actions_for(envs.single_action_space, envs.num_envs, rng) for _ in range(steps)]
-    start = time.perf_counter()
-    envs.reset(seed=seed)
-    for a in actions:
-        envs.step(a)
-    return envs.num_envs * steps / (time.perf_counter() - start)
+    cycles, start = 0, time.perf_counter()
+    while cycles == 0 or time.perf_counter() - start < min_seconds:
+        envs.reset(seed=seed)
+        for a in actions:
+            envs.step(a)
+        cycles += 1
+    return cycles * envs.num_envs * steps / (time.perf_counter() - start)
 
 
 def sample_rate(task, batch: int = 64, min_seconds: float = 0.5) -> float:
@@ -65,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per id and size (median)")
+    parser.add_argument("--min-seconds", type=float, default=0.2, help="each timing plays whole episodes this long")
     default = [i for i in plastic_gym.ENV_IDS if i != "PlasticOmniglot-v0"] + list(plastic_gym.RL_ENV_IDS)
     parser.add_argument("--ids", nargs="+", default=default + ["PlasticHarlow-v0:objects=glyphs"])
     args = parser.parse_args()
@@ -84,7 +88,7 @@ def main() -> None:
             for r in range(args.repeats):
                 order = (0, 1) if r % 2 == 0 else (1, 0)
                 for i in order:
-                    rates[r, i] = steps_per_second((native, sync)[i], steps)
+                    rates[r, i] = steps_per_second((native, sync)[i], steps, min_seconds=args.min_seconds)
             ratios = rates[:, 0] / rates[:, 1]
             rate_native, rate_sync = np.median(rates, axis=0)
             spread = f"{ratios.min():.1f}-{ratios.max():.1f}x"
