@@ -16,14 +16,26 @@ them alike. Medians over ``--rounds``. Run::
 
     OMP_NUM_THREADS=1 nice python benchmarks/rl_throughput.py              # the table (about 2 minutes)
     OMP_NUM_THREADS=1 nice python benchmarks/rl_throughput.py --sweep      # PlasticPPO: window x minibatch shapes
+
+Recipe settings (``--recipe-settings``): RecurrentPPO (LSTM) and PlasticPPO
+(hebbian, gradient) built from the rl-v0 recipes (``baselines/configs/rl-*.json``: 16 envs x 128 steps, one
+minibatch of the whole rollout, 8 epochs, hidden 64, windows as long as the rollout) on each rl-v0 task, as
+``plastic-gym baseline train`` builds them; ``--against REV`` adds PlasticPPO from the ``agents`` package of a git
+revision, so a speed-up is measured side by side in one process::
+
+    OMP_NUM_THREADS=1 nice python benchmarks/rl_throughput.py --recipe-settings --rounds 3 --against 883d048 \
+        --plot /tmp/rl_recipe_throughput.png
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pathlib
 import statistics
 import sys
 import time
+from functools import partial
 
 ENV_ID = "plastic_gym:PlasticAssoc-v0"
 N_ENVS, N_STEPS, N_EPOCHS, BATCH, PLASTIC_BATCH = 16, 128, 4, 256, 2048
@@ -74,15 +86,21 @@ def iteration_seconds(model) -> float:
 
 def measure(configs: dict[str, object], rounds: int) -> dict[str, float]:
     """Env steps per CPU second of each model (interleaved rounds, medians)."""
+    return {k: N_ENVS * N_STEPS / statistics.median(v) for k, v in round_times(configs, rounds).items()}
+
+
+def round_times(configs: dict[str, object], rounds: int, desc: str = "rounds") -> dict[str, list[float]]:
+    """CPU seconds of one iteration of each model in each round: one warm-up iteration each, then ``rounds`` rounds
+    that run every model once in turn."""
     from tqdm import tqdm
 
     for model in configs.values():  # warm-up: allocations, first-call overheads
         iteration_seconds(model)
     times: dict[str, list[float]] = {k: [] for k in configs}
-    for _ in tqdm(range(rounds), desc="rounds", file=sys.stderr):
+    for _ in tqdm(range(rounds), desc=desc, file=sys.stderr):
         for name, model in configs.items():
             times[name].append(iteration_seconds(model))
-    return {k: N_ENVS * N_STEPS / statistics.median(v) for k, v in times.items()}
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,10 +114,21 @@ def main(argv: list[str] | None = None) -> int:
                              "(the per-env info dicts SB3 wants) at 16, 256 and 1024 envs")
     parser.add_argument("--sweep", action="store_true",
                         help="PlasticPPO only: windows of at most 8/16/32 steps x minibatches of 512/1024/2048 steps")
+    parser.add_argument("--recipe-settings", action="store_true",
+                        help="RecurrentPPO and PlasticPPO with the rl-v0 recipes' settings on the rl-v0 tasks "
+                             "(section 'Recipe settings' of the module docstring)")
+    parser.add_argument("--tasks", nargs="+", default=None, help="--recipe-settings: rl-v0 task names (default all)")
+    parser.add_argument("--against", default=None, metavar="REV",
+                        help="--recipe-settings: also PlasticPPO of the agents package at git revision REV")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="--recipe-settings: bar chart of the ratios")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     import torch
 
     torch.set_num_threads(1)
+    if args.recipe_settings:
+        return recipe_settings(args.tasks, args.rounds, args.against, args.plot)
     if args.sweep:
         return sweep(args)
     if args.infos:
@@ -117,6 +146,115 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{rate[k]:,.0f} ({rate[k] / rate[REFERENCE]:.2f}x)" for k in columns]
         print(f"| {hidden} | " + " | ".join(cells) + " |", flush=True)
     return 0
+
+
+RECIPES = {"RecurrentPPO (LSTM)": "rl-recurrent-ppo-lstm", "PlasticPPO hebbian": "rl-plastic-ppo-hebbian",
+           "PlasticPPO gradient": "rl-plastic-ppo-gradient"}
+OWN_FIELDS = ("algo", "frame_stack", "image_channels")  # recipe fields that are not algorithm arguments
+
+
+def revision_ppo(revision: str, folder: pathlib.Path):
+    """The ``agents/ppo.py`` module of a git revision (its ``agents`` package extracted by ``network_ab``)."""
+    from network_ab import load_revision
+
+    load_revision(revision, 0, folder)
+    return importlib.import_module("_ab_rev0.ppo")
+
+
+def recipe_models(task, ppo_at_revision=None, revision: str = "") -> dict[str, object]:
+    """The models of ``RECIPES`` on one rl-v0 task, built as ``plastic-gym baseline train`` builds them (seed 0), and
+    PlasticPPO of ``ppo_at_revision`` (a module) with the same settings when given."""
+    from plastic_gym import make_task
+    from plastic_gym.baselines.common import training_kwargs
+    from plastic_gym.baselines.recipes import load_recipe
+    from plastic_gym.baselines.rl import build_algorithm, frame_stack_of, task_env
+
+    kwargs = training_kwargs(task)
+    spec = make_task(task.env_id, **kwargs)
+    models = {}
+    for label, name in RECIPES.items():
+        settings = load_recipe(name).train_fields(task.name)
+        settings.pop("steps", None)
+        env = partial(task_env, task.env_id, kwargs, int(settings.pop("n_envs", 16)), frame_stack_of(settings, spec), 0)
+        models[label] = build_algorithm(settings, env(), 0)
+        if ppo_at_revision is not None and settings["algo"] == "PlasticPPO":
+            algo = {k: v for k, v in settings.items() if k not in OWN_FIELDS}
+            policy_kwargs = algo.pop("policy_kwargs", {})
+            models[f"{label} @ {revision}"] = ppo_at_revision.PlasticPPO(
+                ppo_at_revision.PlasticRecurrentPolicy, env(), seed=0, device="cpu", policy_kwargs=policy_kwargs,
+                verbose=0, **algo)
+    return models
+
+
+def recipe_settings(tasks: list[str] | None, rounds: int, against: str | None, plot: str | None) -> int:
+    """Env steps per CPU second of the ``RECIPES`` models on each rl-v0 task (interleaved rounds, medians), the ratio
+    to RecurrentPPO and, with ``against``, the speed-up of PlasticPPO over that revision's (median of the per-round
+    ratios, range in brackets)."""
+    import tempfile
+
+    from plastic_gym.leaderboard.suite import load_suite
+
+    suite = load_suite("rl-v0")
+    unknown = sorted(set(tasks or ()) - set(suite.task_names))
+    if unknown:
+        raise SystemExit(f"unknown rl-v0 task(s) {unknown}; expected some of {list(suite.task_names)}")
+    selected = [t for t in suite.tasks if tasks is None or t.name in tasks]
+    with tempfile.TemporaryDirectory() as folder:
+        old = revision_ppo(against, pathlib.Path(folder)) if against else None
+        header = ["task", *RECIPES] + [f"{k} vs {against}" for k in RECIPES if k.startswith("PlasticPPO") and against]
+        print(f"\nrl-v0 recipe settings, one thread; env steps per CPU second, median of {rounds} interleaved rounds "
+              f"(ratio to RecurrentPPO)" + (f"; speed-up over PlasticPPO at {against}: median of the per-round "
+                                            f"ratios [min, max]" if against else "") + "\n")
+        print("| " + " | ".join(header) + " |")
+        print("|---" * len(header) + "|")
+        results = {}
+        for task in selected:
+            models = recipe_models(task, old, against or "")
+            times = round_times(models, rounds, desc=task.name)
+            steps = {k: m.n_envs * m.n_steps for k, m in models.items()}
+            rate = {k: steps[k] / statistics.median(v) for k, v in times.items()}
+            ref = rate["RecurrentPPO (LSTM)"]
+            cells = [f"{rate[k]:,.0f} ({rate[k] / ref:.2f}x)" for k in RECIPES]
+            results[task.name] = {k: rate[k] / ref for k in RECIPES if k.startswith("PlasticPPO")}
+            for k in RECIPES:
+                if against and k.startswith("PlasticPPO"):
+                    speedup = [o / n for o, n in zip(times[f"{k} @ {against}"], times[k], strict=True)]
+                    results[task.name][f"{k} @ {against}"] = rate[f"{k} @ {against}"] / ref
+                    cells.append(f"{statistics.median(speedup):.2f}x [{min(speedup):.2f}, {max(speedup):.2f}]")
+            print(f"| {task.name} | " + " | ".join(cells) + " |", flush=True)
+            for model in models.values():
+                model.get_env().close()
+    if plot:
+        plot_recipe_ratios(results, plot)
+    return 0
+
+
+def plot_recipe_ratios(results: dict[str, dict[str, float]], path: str) -> None:
+    """Bars of each PlasticPPO's throughput as a ratio to RecurrentPPO, per task, written atomically to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from plastic_gym.io import atomic_path
+
+    tasks = list(results)
+    labels = list(next(iter(results.values())))
+    fig, ax = plt.subplots(figsize=(1.6 * len(tasks) + 3, 3.6))
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        ax.bar(np.arange(len(tasks)) + (i - (len(labels) - 1) / 2) * width, [results[t][label] for t in tasks],
+               width, label=label)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xticks(np.arange(len(tasks)), tasks)
+    ax.set_ylabel("env steps per CPU s / RecurrentPPO's")
+    ax.set_title("rl-v0 recipe settings: training throughput relative to RecurrentPPO (LSTM)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
 
 
 def infos_cost(steps: int = 400) -> int:
