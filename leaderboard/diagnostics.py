@@ -17,9 +17,12 @@ task's suite entry), so the suite fixes them and every agent plays the same ones
   episodes and ``x_n = (s_n - n_n) / (o_n - n_n)``. With few points the oracle is barely better (linear) or worse
   (the MLP fit) than no memory, so the normalized score is ill-conditioned there: the error is the curve to read.
 - ``ablation`` (agents whose per-task agent has ``without_plasticity()`` and is ``plastic``, e.g. a plastic
-  ``CheckpointAgent``): each non-interactive task played by the agent and by its ablation (eta = 0 at test time, the
-  fast weights stay at their start values) on the same episodes; ``drop = x - x_ablated`` in normalized score is
-  the share of the score that comes from plasticity rather than from the recurrent activity.
+  ``CheckpointAgent`` or a ``PlasticRecurrentPolicy`` played through the SB3 adapter): each task played by the agent
+  and by its ablation (eta = 0 at test time, the fast weights stay at their start values) on the same episodes;
+  ``drop = x - x_ablated`` in normalized score (the task's primary metric and references) is the share of the score
+  that comes from plasticity rather than from the recurrent activity. On an interactive task the seeds fix each
+  episode's hidden parameters and random numbers (arm probabilities and reward draws, objects, maze); only the
+  observations that follow from the agent's own actions differ.
 - ``study_count`` (``PlasticAssoc-v0`` tasks): query error ``(a_t - r_{c_t})^2`` as a function of how many study
   steps showed the queried cue (0, 1, 2, 3, ``MAX_STUDY`` or more), for the agent and for the no-memory and oracle
   references on the same query steps (the oracle's error is 0 for a studied cue, and equals no-memory's for an
@@ -163,9 +166,8 @@ def _regret(agent, env, variant: SuiteTask, bar, refs) -> dict[str, Any]:
 
 
 def _applies(kind: str, task) -> bool:
-    """Whether diagnostic ``kind`` is computed on ``task`` (the ablation on whole-episode tasks, regret on bandits)."""
-    if kind == "ablation":
-        return not is_interactive(task)
+    """Whether diagnostic ``kind`` is computed on ``task`` (regret on bandits only; the others on every task their
+    ``variants`` lists)."""
     if kind == "regret":
         return is_interactive(task) and task.primary_metric == "regret"
     return True

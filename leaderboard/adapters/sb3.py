@@ -9,11 +9,15 @@ runs whatever code its author put in it.
 
 A model plays every task whose spaces match its own, directly or as a frame stack: a model trained on SB3's
 ``VecFrameStack(env, k)`` is fed the task's last k observations the same way (``FrameStack``).
+
+A ``PlasticRecurrentPolicy`` with a plastic rule (hebbian, gradient) is ``plastic``: its per-task agent has
+``without_plasticity()``, the leaderboard's plasticity ablation (``ablated_model``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import json
 import zipfile
@@ -80,6 +84,15 @@ class SB3Agent:
         kept = 0 if self.n_stack == 1 else (self.n_stack - 1) * spaces.flatdim(self.observation_space)
         return {"parameters": sb3_parameters(self.model), "state_floats": sb3_recurrent_state_floats(self.model) + kept}
 
+    @property
+    def plastic(self) -> bool:
+        """Whether the policy has plastic weights F (``is_plastic_policy``)."""
+        return is_plastic_policy(self.model.policy)
+
+    def without_plasticity(self) -> SB3Agent:
+        """The same policy with the plastic update switched off at test time (``ablated_model``), stacked alike."""
+        return SB3Agent(ablated_model(self.model), self.n_stack, self.observation_space)
+
     def reset(self, num_envs: int):
         if self.n_stack == 1:
             return None
@@ -94,6 +107,40 @@ class SB3Agent:
         actions, policy_state = self.model.predict(stacked, state=state["policy"], episode_start=episode_start,
                                                    deterministic=True)
         return np.asarray(actions), {"stack": state["stack"], "policy": policy_state}
+
+
+def is_plastic_policy(policy) -> bool:
+    """Whether ``policy`` is a ``PlasticRecurrentPolicy`` whose rule has plastic weights (hebbian, gradient; not
+    "none"). Without ``plastic_gym.agents`` installed no policy is one."""
+    try:
+        from plastic_gym.agents.sb3_policy import PlasticRecurrentPolicy
+    except ImportError:
+        return False
+    return isinstance(policy, PlasticRecurrentPolicy) and bool(policy.core.net.rule.plastic)
+
+
+def ablated_model(model):
+    """The plasticity ablation of an SB3 model with a plastic policy: a shallow copy of the model that plays a new
+    policy of the same class and options but eta = lam = 0 (``p_lr = p_wd = 0``), holding the same weights (built as
+    SB3's own load builds a policy: constructor parameters, then the state dict). In
+    F <- (1 - lam_t) F + eta~_t alpha ⊙ G_t the fast weights then stay at their start value F_0 = 0 for the whole
+    episode, and only the recurrent activity h_t carries memory. The original model and policy, the global torch
+    random state and the training code paths are unchanged."""
+    import torch
+
+    policy = model.policy
+    if not is_plastic_policy(policy):
+        core = getattr(policy, "core", None)
+        rule = f" with rule {core.net.config.rule!r}" if core is not None else ""
+        raise ValueError("no plasticity to switch off: the ablation needs a PlasticRecurrentPolicy with a plastic rule "
+                         f"(hebbian, gradient), got {type(policy).__name__}{rule}")
+    with torch.random.fork_rng(devices=[]):  # the constructor's initialisation draws numbers, then is overwritten
+        off = type(policy)(**{**policy._get_constructor_parameters(), "p_lr": 0.0, "p_wd": 0.0})
+    off.load_state_dict(policy.state_dict())
+    off.to(policy.device).set_training_mode(False)
+    ablated = copy.copy(model)
+    ablated.policy = off
+    return ablated
 
 
 def frame_stack_factor(model_space: spaces.Space, task_space: spaces.Space) -> int | None:
