@@ -70,9 +70,13 @@ def plastic(request):
 # -- which policies are plastic --------------------------------------------------------------------------------
 def test_only_plastic_rules_have_an_ablation(plastic):
     env = make_plastic_vec_env("plastic_gym:PlasticCopy-v0", n_envs=1, seed=0, **COPY["kwargs"])
-    others = [_model(rule="none", train=False), PPO("MlpPolicy", env, n_steps=8, seed=0),
-              RecurrentPPO("MlpLstmPolicy", env, n_steps=8, seed=0, policy_kwargs={"lstm_hidden_size": 4})]
+    small = {"n_steps": 8, "batch_size": 8, "seed": 0}
+    others = [_model(rule="none", train=False), PPO("MlpPolicy", env, **small),
+              RecurrentPPO("MlpLstmPolicy", env, policy_kwargs={"lstm_hidden_size": 4}, **small)]
     assert SB3Agent(plastic).plastic and is_plastic_policy(plastic.policy)
+    # the policy decides, not the algorithm: stock RecurrentPPO with the plastic policy has the ablation too
+    stock = RecurrentPPO(PlasticRecurrentPolicy, env, policy_kwargs=TINY, **small)
+    assert SB3Agent(stock).plastic and SB3Agent(stock).without_plasticity().model.policy.core.net.config.p_lr == 0
     for model in others:
         agent = SB3Agent(model)
         assert not agent.plastic
