@@ -283,7 +283,7 @@ class PlasticPPO(OnPolicyAlgorithm):
             actions = actions.long().flatten()
         start_steps = None if start is None else int(data.lengths[: len(start)].max())
         values, log_prob, entropy = self.policy.evaluate_windows(data.observations, actions, start, data.n_seq,
-                                                                 start_steps)
+                                                                 start_steps, lengths=data.lengths)
         return ppo_loss(values, log_prob, entropy, data, clip_range, clip_range_vf, ent_coef=self.ent_coef,
                         vf_coef=self.vf_coef, normalize_advantage=self.normalize_advantage)
 

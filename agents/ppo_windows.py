@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .sb3_policy import PlasticRecurrentPolicy
 
-__all__ = ["WindowBatch", "Windows", "order_by_start", "plan_windows", "window_start_states"]
+__all__ = ["WindowBatch", "Windows", "forward_windows", "order_by_start", "plan_windows", "window_start_states"]
 
 
 class Windows(NamedTuple):
@@ -113,3 +113,40 @@ def order_by_start(starts: th.Tensor | None, windows: Windows, rows: np.ndarray)
         return rows, None
     rows = np.concatenate([rows[stateful], rows[~stateful]])
     return rows, starts[th.as_tensor(rows[: int(stateful.sum())], device=starts.device)]
+
+
+def forward_windows(net, x: th.Tensor, lengths: np.ndarray, start=None) -> th.Tensor:
+    """The network's outputs ``[N, L, D]`` on N windows ``x [N, L, d]`` of ``lengths`` real steps each (the steps
+    after are padding, for the loss to mask): the first ``start.batch_size`` rows from the plastic state ``start``,
+    the others (all, when ``start`` is None) from an episode start.
+
+    One call of the sequence form (``sequence.forward_from_partial_start``), cut where many windows end: after a cut
+    only the windows still running go on, from their state at the cut (F formed there, as at a chunk boundary, so
+    the function does not change). A cut at step t pays for itself when the rows it drops would have run long:
+    ``dropped x (L - t) >= 2 x still running``. A rollout of 16 envs with a 100-step episode starting inside it has
+    windows of a, 100 and 28 - a steps; after step max(a, 28 - a) only the 16 long ones go on."""
+    from .sequence import forward_from_partial_start
+
+    n_rows, steps = x.shape[0], x.shape[1]
+    lengths = np.asarray(lengths)
+    bounds, running = [0], n_rows
+    for t in np.unique(lengths[lengths < steps]).tolist():
+        after = int((lengths > t).sum())
+        if t > bounds[-1] and (running - after) * (steps - t) >= 2 * after:
+            bounds.append(t)
+            running = after
+    bounds.append(steps)
+    outs, state, rows = [], start, np.arange(n_rows)
+    for t0, t1 in zip(bounds[:-1], bounds[1:], strict=True):
+        if t0 == 0:
+            out, state = net(x[:, :t1]) if start is None else forward_from_partial_start(net, x[:, :t1], start)
+        else:
+            going_on = lengths[rows] > t0
+            state = state[np.flatnonzero(going_on)]
+            rows = rows[going_on]
+            out, state = net(x[th.as_tensor(rows, device=x.device), t0:t1], state)
+        if len(rows) < n_rows:
+            index = th.as_tensor(rows, device=x.device)
+            out = out.new_zeros(n_rows, *out.shape[1:]).index_copy(0, index, out)
+        outs.append(out)
+    return th.cat(outs, dim=1) if len(outs) > 1 else outs[0]

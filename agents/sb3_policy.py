@@ -33,6 +33,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import Schedule
 
 from .config import PlasticConfig
+from .ppo_windows import forward_windows
 from .sb3_layers import ImageLabelExtractor, LSTMState, PlasticCore, default_extractor
 from .sequence import forward_from_partial_start
 from .state import PlasticState
@@ -187,20 +188,25 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy(), state
 
     def evaluate_windows(self, obs, actions: th.Tensor, start: th.Tensor | None, n_seq: int,
-                         start_steps: int | None = None):
+                         start_steps: int | None = None, lengths=None):
         """Values, log-probabilities and entropies of ``actions`` along ``n_seq`` windows without episode starts inside
         (``obs`` window-major, ``[n_seq * L, ...]``). The first ``len(start)`` windows start from the flattened states
         ``start [n, 2 * hidden_size]``, the others start an episode (F_0 = 0). One call of the sequence form: when
         some windows start an episode, all n_seq rows run together and the F_0 products cover the first n rows alone
         (``sequence.forward_from_partial_start``); when none does, the windows run for their first ``start_steps``
-        steps only (default L; the outputs after that are zero: padding)."""
+        steps only (default L; the outputs after that are zero: padding). ``lengths`` (the real steps of every window)
+        lets the call drop the windows that have ended (``ppo_windows.forward_windows``)."""
         features = self.extract_features(obs)
         x = features.reshape(n_seq, -1, features.shape[-1])
         n = 0 if start is None else start.shape[0]
-        if n == 0:
+        h = self.core.hidden_size
+        if lengths is not None:
+            state = None if n == 0 else self.core.unpack((start[None, :, :h], start[None, :, h:]))
+            out = forward_windows(self.core.net, x, lengths, state)
+        elif n == 0:
             out = self.core.net(x)[0]
         else:
-            h, length = self.core.hidden_size, x.shape[1]
+            length = x.shape[1]
             state = self.core.unpack((start[None, :, :h], start[None, :, h:]))
             if n < n_seq:  # one call: the first n rows from their start states, the others from F_0 = 0, h_0 = 0
                 out = forward_from_partial_start(self.core.net, x, state)[0]
