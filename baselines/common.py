@@ -16,7 +16,7 @@ from plastic_gym.validation import reject_unknown
 from .recipes import Recipe
 
 __all__ = ["CHECKPOINT_DIR", "PACKAGE_DIR", "RESULT_DIR", "check_not_trained", "default_checkpoint_dir",
-           "default_result_dir", "entry_name", "select_tasks", "training_kwargs", "write_entry_manifest"]
+           "default_result_dir", "entry_dir", "entry_name", "select_tasks", "training_kwargs", "write_entry_manifest"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The shipped entries (package data: read by the trusted list, the curves and the report).
@@ -47,6 +47,11 @@ def default_result_dir() -> Path:
 def entry_name(recipe: Recipe, seed: int) -> str:
     """The leaderboard name of one seed of a recipe."""
     return f"{recipe.name}-s{seed}"
+
+
+def entry_dir(recipe: Recipe, seed: int, checkpoint_dir: str | Path | None = None) -> Path:
+    """The entry folder of one seed of a recipe under ``checkpoint_dir`` (default ``default_checkpoint_dir()``)."""
+    return Path(checkpoint_dir if checkpoint_dir is not None else default_checkpoint_dir()) / entry_name(recipe, seed)
 
 
 def select_tasks(recipe: Recipe, tasks: list[str] | None = None) -> list:

@@ -44,14 +44,7 @@ import numpy as np
 from plastic_gym.io import read_json_file, write_atomic
 from plastic_gym.leaderboard.results import write_json_atomic
 
-from .common import (
-    check_not_trained,
-    default_checkpoint_dir,
-    entry_name,
-    select_tasks,
-    training_kwargs,
-    write_entry_manifest,
-)
+from .common import check_not_trained, entry_dir, select_tasks, training_kwargs, write_entry_manifest
 from .recipes import Recipe
 
 ALGOS = ("PPO", "RecurrentPPO", "PlasticPPO")
@@ -229,7 +222,7 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     from plastic_gym import make_task
 
     selected = select_tasks(recipe, tasks)
-    out = Path(checkpoint_dir if checkpoint_dir is not None else default_checkpoint_dir()) / entry_name(recipe, seed)
+    out = entry_dir(recipe, seed, checkpoint_dir)
     check_not_trained(out, selected, ".zip", force)
     curves_path = out / "curves.json"
     curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}

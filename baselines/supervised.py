@@ -14,14 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .common import (
-    check_not_trained,
-    default_checkpoint_dir,
-    entry_name,
-    select_tasks,
-    training_kwargs,
-    write_entry_manifest,
-)
+from .common import check_not_trained, entry_dir, select_tasks, training_kwargs, write_entry_manifest
 from .recipes import Recipe
 
 #: Checkpoint entries that only resuming needs; a committed baseline keeps the rest.
@@ -41,7 +34,7 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     from plastic_gym.agents.trainer import TrainConfig, train
 
     selected = select_tasks(recipe, tasks)
-    out = Path(checkpoint_dir if checkpoint_dir is not None else default_checkpoint_dir()) / entry_name(recipe, seed)
+    out = entry_dir(recipe, seed, checkpoint_dir)
     check_not_trained(out, selected, ".pt", force)
     for task in selected:
         fields = recipe.train_fields(task.name)
