@@ -187,9 +187,12 @@ def recipe_models(task, ppo_at_revision=None, revision: str = "") -> dict[str, o
 
 
 def recipe_settings(tasks: list[str] | None, rounds: int, against: str | None, plot: str | None) -> int:
-    """Env steps per CPU second of the ``RECIPES`` models on each rl-v0 task (interleaved rounds, medians), the ratio
-    to RecurrentPPO and, with ``against``, the speed-up of PlasticPPO over that revision's (median of the per-round
-    ratios, range in brackets)."""
+    """Env steps per CPU second of the ``RECIPES`` models on each rl-v0 task, the ratio to RecurrentPPO and, with
+    ``against``, the speed-up of PlasticPPO over that revision's (range of the per-round ratios in brackets).
+
+    Rates are over all rounds (total steps / total CPU seconds), not medians: successive rollouts differ in where
+    the episodes start inside them, and so in how much the update costs, and a training run pays for all of them;
+    every model sees the same sequence of rollouts, since all start at step 0 with the same envs."""
     import tempfile
 
     from plastic_gym.leaderboard.suite import load_suite
@@ -202,9 +205,9 @@ def recipe_settings(tasks: list[str] | None, rounds: int, against: str | None, p
     with tempfile.TemporaryDirectory() as folder:
         old = revision_ppo(against, pathlib.Path(folder)) if against else None
         header = ["task", *RECIPES] + [f"{k} vs {against}" for k in RECIPES if k.startswith("PlasticPPO") and against]
-        print(f"\nrl-v0 recipe settings, one thread; env steps per CPU second, median of {rounds} interleaved rounds "
-              f"(ratio to RecurrentPPO)" + (f"; speed-up over PlasticPPO at {against}: median of the per-round "
-                                            f"ratios [min, max]" if against else "") + "\n")
+        print(f"\nrl-v0 recipe settings, one thread; env steps per CPU second over {rounds} interleaved rounds "
+              f"(ratio to RecurrentPPO)" + (f"; speed-up over PlasticPPO at {against} [range of the per-round "
+                                            f"ratios]" if against else "") + "\n")
         print("| " + " | ".join(header) + " |")
         print("|---" * len(header) + "|")
         results = {}
@@ -212,7 +215,7 @@ def recipe_settings(tasks: list[str] | None, rounds: int, against: str | None, p
             models = recipe_models(task, old, against or "")
             times = round_times(models, rounds, desc=task.name)
             steps = {k: m.n_envs * m.n_steps for k, m in models.items()}
-            rate = {k: steps[k] / statistics.median(v) for k, v in times.items()}
+            rate = {k: steps[k] * len(v) / sum(v) for k, v in times.items()}
             ref = rate["RecurrentPPO (LSTM)"]
             cells = [f"{rate[k]:,.0f} ({rate[k] / ref:.2f}x)" for k in RECIPES]
             results[task.name] = {k: rate[k] / ref for k in RECIPES if k.startswith("PlasticPPO")}
@@ -220,7 +223,7 @@ def recipe_settings(tasks: list[str] | None, rounds: int, against: str | None, p
                 if against and k.startswith("PlasticPPO"):
                     speedup = [o / n for o, n in zip(times[f"{k} @ {against}"], times[k], strict=True)]
                     results[task.name][f"{k} @ {against}"] = rate[f"{k} @ {against}"] / ref
-                    cells.append(f"{statistics.median(speedup):.2f}x [{min(speedup):.2f}, {max(speedup):.2f}]")
+                    cells.append(f"{rate[k] / rate[f'{k} @ {against}']:.2f}x [{min(speedup):.2f}, {max(speedup):.2f}]")
             print(f"| {task.name} | " + " | ".join(cells) + " |", flush=True)
             for model in models.values():
                 model.get_env().close()
