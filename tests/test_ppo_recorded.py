@@ -3,10 +3,12 @@ what is computed beyond float rounding.
 
 ``ppo_recorded_parameters.json`` holds, for each rule and setting below, two checksums of every parameter tensor after
 two rollouts and their updates (seed 0): the sum and the sum weighted by cos(index). They were recorded from the code
-at 883d048 (before the merged call of ``evaluate_windows``, the partial start state of the sequence form and the fused
-F update of the step form). Settings: the rl-v0 recipes' shape on a bandit (windows as long as the rollout, one
-minibatch, episodes longer than the rollout), short episodes with windows of 4 steps and two minibatches (start states
-recomputed mid-episode), and Harlow's glyphs (516 inputs, episodes of 6 steps).
+at 883d048 (before the merged and cut call of ``evaluate_windows``, the partial start state of the sequence form and
+the fused F update of the step form). Settings: the rl-v0 recipes' shape on a bandit (windows as long as the
+rollout, one minibatch, episodes longer than the rollout), the same with episodes of 10 steps (windows of several
+lengths, some from the rollout-start state: the call is cut where windows end), short episodes with windows of 4
+steps and two minibatches (start states recomputed mid-episode), and Harlow's glyphs (516 inputs, episodes of 6
+steps).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ RECORDED = json.loads((Path(__file__).parent / "ppo_recorded_parameters.json").r
 SETTINGS = {
     "bandit": dict(env_id="plastic_gym:PlasticBandit-v0", env_kwargs={}, n_envs=4, n_steps=24, batch_size=96,
                    bptt_steps=None, n_epochs=3),
+    "bandit-short": dict(env_id="plastic_gym:PlasticBandit-v0", env_kwargs={"horizon": 10}, n_envs=4, n_steps=24,
+                         batch_size=96, bptt_steps=None, n_epochs=3),
     "assoc": dict(env_id="plastic_gym:PlasticAssoc-v0", env_kwargs=dict(n_cues=2, trial_length=5, stim_dim=4), n_envs=3,
                   n_steps=16, batch_size=24, bptt_steps=4, n_epochs=2),
     "glyphs": dict(env_id="plastic_gym:PlasticHarlow-v0", env_kwargs={"objects": "glyphs"}, n_envs=2, n_steps=12,
