@@ -208,7 +208,7 @@ def test_report_tables_one_suite_at_a_time(tmp_path):
     from plastic_gym.baselines import report
 
     for name in ("ppo-mlp-s0", "rl-ppo-mlp-s0"):
-        shutil.copy(entries.RESULT_DIR / f"{name}.json", tmp_path)
+        shutil.copy(report.RESULT_DIR / f"{name}.json", tmp_path)
     assert list(report.load_results(tmp_path)) == ["ppo-mlp"]
     assert list(report.load_results(tmp_path, "rl-v0")) == ["rl-ppo-mlp"]
     assert list(report.primary_metrics(tmp_path, ["bandit-2", "copy"], "rl-v0")) == ["bandit-2"]
