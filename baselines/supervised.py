@@ -57,25 +57,39 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     checkpoints = {p.stem: load_checkpoint(p) for p in out.glob("*.pt")}
     budgets = [f"{t} {c['step']}{_departures(recipe, c['train'])}"
                for t, c in _in_suite_order(recipe, checkpoints).items()]
-    settings = [f"AdamW weight decay {d:g}" for d in sorted({c["train"].get("weight_decay", 0)
-                                                               for c in checkpoints.values()}) if d]
+    settings = [_weight_decays(_in_suite_order(recipe, checkpoints))]
     if any(c["model"].get("plastic", {}).get("gradient_scale") == "paper" for c in checkpoints.values()):
         settings.append("the paper's inner-loss scale (L_int / 64)")
     return write_entry_manifest(
         recipe, seed, out, regime="supervised-bptt",
         budget="outer steps of 64 episodes (unless stated) per task: " + ", ".join(budgets)
-        + "".join(f"; {x}" for x in settings),
+        + "".join(f"; {x}" for x in settings if x),
         tasks={t: f"{t}.pt" for t in checkpoints}, curves={t: c["metrics"] for t, c in checkpoints.items()},
         curve_title="validation during meta-training")
 
 
 def _departures(recipe: Recipe, train: dict[str, Any]) -> str:
     """What one task's training did differently from the recipe's usual run, for the manifest's budget line."""
+    pre = train.get("pretrain")
     notes = [" (loss on all steps)" if train["loss"] == "all" else "",
              f" (hidden {train['hidden_dim']})" if train["hidden_dim"] != recipe.train.get("hidden_dim") else "",
              f" (batch {train['batch_size']})" if train.get("batch_size", 64) != 64 else "",
-             f" (conv width {train['encoder_channels']})" if train.get("encoder_channels", 64) != 64 else ""]
+             f" (conv width {train['encoder_channels']})" if train.get("encoder_channels", 64) != 64 else "",
+             f" (encoder pretrained {pre['steps']} steps x {pre['batch_size']} as a classifier of "
+             f"{pre['source'] if pre['source'] == 'omniglot' else str(pre['n_classes']) + ' glyph'} classes, "
+             f"{'frozen' if pre['freeze'] else 'fine-tuned'})" if pre else ""]
     return "".join(notes)
+
+
+def _weight_decays(by_task: dict[str, dict[str, Any]]) -> str:
+    """AdamW's weight decay for the budget line: one value, or each value with its tasks ("" if all are 0)."""
+    tasks_of: dict[float, list[str]] = {}
+    for task, ckpt in by_task.items():
+        tasks_of.setdefault(ckpt["train"].get("weight_decay", 0), []).append(task)
+    if len(tasks_of) == 1:
+        (decay,) = tasks_of
+        return f"AdamW weight decay {decay:g}" if decay else ""
+    return "AdamW weight decay " + ", ".join(f"{d:g} ({', '.join(t)})" for d, t in tasks_of.items())
 
 
 def _in_suite_order(recipe: Recipe, by_task: dict[str, Any]) -> dict[str, Any]:

@@ -187,3 +187,18 @@ def test_entries_are_written_to_the_checkout_or_else_the_user_data_folder(monkey
     assert manifest == tmp_path / "home" / "baselines" / "checkpoints" / "tiny-s0" / "manifest.json"
     result = entries.evaluate_entry(manifest, episodes=4, progress=False)
     assert result == tmp_path / "home" / "baselines" / "results" / "tiny-s0.json"
+
+
+def test_budget_line_names_pretraining_and_each_weight_decay():
+    recipe = recipes.Recipe.from_dict({"name": "r", "kind": "supervised", "train": {"hidden_dim": 128}, "steps": 1})
+    pre = {"steps": 3000, "batch_size": 128, "source": "glyphs", "n_classes": 1000, "freeze": True}
+    train = {"loss": "all", "hidden_dim": 128, "batch_size": 32, "encoder_channels": 32, "pretrain": pre}
+    assert supervised._departures(recipe, train) == (
+        " (loss on all steps) (batch 32) (conv width 32) (encoder pretrained 3000 steps x 128 as a classifier of "
+        "1000 glyph classes, frozen)")
+    assert supervised._departures(recipe, {"loss": "scored", "hidden_dim": 64}) == " (hidden 64)"
+    by_task = {"copy": {"train": {"weight_decay": 0.01}}, "assoc": {"train": {"weight_decay": 0.01}},
+               "oneshot": {"train": {"weight_decay": 0.0}}}
+    assert supervised._weight_decays(by_task) == "AdamW weight decay 0.01 (copy, assoc), 0 (oneshot)"
+    assert supervised._weight_decays({"copy": by_task["copy"]}) == "AdamW weight decay 0.01"
+    assert supervised._weight_decays({"oneshot": by_task["oneshot"]}) == ""
