@@ -162,9 +162,10 @@ class Trainer:
     def _load(self, path: str | os.PathLike) -> None:
         ckpt = load_checkpoint(path)
         try:  # compare the configs as this version reads them (fields a file lacks get their defaults)
-            ckpt = {**ckpt, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict()),
+            task = {**ckpt["task"], "kwargs": plain(type(self.task).with_defaults(ckpt["task"]["kwargs"]))}
+            ckpt = {**ckpt, "task": task, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict()),
                     "train": TrainConfig.from_dict(ckpt["train"]).to_dict()}
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"checkpoint {path} has a damaged model config ({err})") from err
         check_matches(ckpt, self.identity(), path, ignore=RESUMABLE_CHANGES)
         try:

@@ -226,6 +226,48 @@ def test_within_alphabet_errors():
         plastic_gym.make_task("PlasticOneShot-v0", within_alphabet="yes")
 
 
+# -- rotations ---------------------------------------------------------------------------------------------------
+@needs_omniglot
+def test_rotations_make_each_quarter_turn_a_class():
+    """Class c + k * n is character c turned by k quarter turns: every image, turned back, is a drawing of its
+    character; all four turns occur; without the option the episodes are those of the plain task."""
+    plain = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT))
+    task = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), rotations=True)
+    n, drawings = plain._source.data.n_characters, plain._source.data.images
+    assert task._source.n_classes == 4 * n and task.kwargs["rotations"] is True
+    ep = task.sample(64, 0)
+    ids = np.take_along_axis(ep.extras["classes"], ep.extras["label"], axis=1)  # [B, T] class of every image
+    turns, character = np.divmod(ids, n)
+    assert set(np.unique(turns)) == {0, 1, 2, 3}
+    images = ep.obs["image"][:, :, 0]
+    for k in range(4):
+        back = np.rot90(images[turns == k], -k, axes=(-2, -1))
+        matches = (back[:, None] == drawings[character[turns == k]]).all(axis=(-2, -1))  # [images, drawings]
+        assert matches.any(axis=1).all()
+    assert task.class_name(int(ids[turns == 3][0])).endswith("(turned 270 degrees)")
+    np.testing.assert_array_equal(task.sample(64, 0).obs["image"], ep.obs["image"])  # a function of the seed
+    off = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), rotations=False)
+    np.testing.assert_array_equal(off.sample(8, 3).obs["image"], plain.sample(8, 3).obs["image"])
+
+
+@needs_omniglot
+def test_rotations_within_one_alphabet_turn_the_whole_episode():
+    task = plastic_gym.make_task("PlasticOmniglot-v0", root=str(OMNIGLOT), n_way=20, within_alphabet=True,
+                                 rotations=True)
+    n = task._source.data.n_characters
+    turns, character = np.divmod(task.sample(200, 1).extras["classes"], n)
+    assert (turns == turns[:, :1]).all() and set(np.unique(turns[:, 0])) == {0, 1, 2, 3}
+    alphabets = np.array([[task.class_name(c).split("/")[0] for c in row] for row in character])
+    assert (alphabets == alphabets[:, :1]).all()
+
+
+def test_rotations_errors():
+    with pytest.raises(ValueError, match="rotations=True needs source='omniglot'"):
+        plastic_gym.make_task("PlasticOneShot-v0", rotations=True)
+    with pytest.raises(ValueError, match="rotations must be a bool"):
+        plastic_gym.make_task("PlasticOneShot-v0", rotations=1)
+
+
 # -- the official one-shot runs ----------------------------------------------------------------------------------
 class ExactMatcher:
     """Answers the label of the support image equal to the query (numpy only): perfect on the synthetic runs."""

@@ -260,6 +260,8 @@ def test_bad_kwargs(kwargs, message):
     ({"n_way": 137}, "n_way must be <= the 136 characters of the Omniglot 'train' split (5 alphabets)"),
     ({"n_way": 107, "split": "test"}, "n_way must be <= the 106 characters of the Omniglot 'test' split"),
     ({"n_shot": 20}, "n_shot must be < the 20 drawings per Omniglot character"),
+    ({"n_way": 545, "rotations": True},
+     "n_way must be <= the 544 classes (4 rotations of each character) of the Omniglot 'train' split"),
 ])
 def test_bad_omniglot_kwargs(kwargs, message):
     with pytest.raises(ValueError) as err:

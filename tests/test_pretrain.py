@@ -203,7 +203,7 @@ def test_checkpoint_with_a_pretrained_frozen_encoder_round_trips(tmp_path):
 def test_normalized_features_lie_on_the_sphere_and_round_trip(tmp_path):
     """``normalize``: the same pretrained state (``pretrain.pt`` serves both), features sqrt(D) z / ||z|| of the
     raw projection z; the flag is in the model config, so a loaded checkpoint computes the same features, and a
-    run of a version without the option (no ``normalize`` key in its configs) still resumes."""
+    run of a version without the options (no ``normalize`` or task ``rotations`` key) still resumes."""
     raw = tiny_trainer(tmp_path / "raw", freeze=True)
     raw.run()
     pre = dict(TINY, steps=3, eval_every=3, eval_episodes=8, freeze=True, normalize=True, feature_rms=None)
@@ -225,7 +225,8 @@ def test_normalized_features_lie_on_the_sphere_and_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model.encoder(image), f)
     old = torch.load(tmp_path / "raw" / "checkpoint.pt", map_location="cpu", weights_only=True)
-    del old["train"]["pretrain"]["normalize"]  # as written before the option existed
+    del old["train"]["pretrain"]["normalize"]  # as written before the options existed
+    del old["task"]["kwargs"]["rotations"]
     torch.save(old, tmp_path / "raw" / "checkpoint.pt")
     Trainer(TrainConfig.from_dict(dict(raw.config.to_dict(), steps=3)), tmp_path / "raw",
             resume=tmp_path / "raw" / "checkpoint.pt", progress=False).run()

@@ -101,6 +101,14 @@ class Configurable:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: getattr(self, n) for n in names}
 
+    @classmethod
+    def with_defaults(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` completed with the constructor's defaults for the arguments it lacks (a configuration stored
+        before an argument existed compares equal to ``kwargs`` of a task built from it)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+        return {**defaults, **kwargs}
+
     def is_success(self, metrics: dict[str, np.ndarray]) -> np.ndarray:
         """Whether each episode counts as solved: the primary metric beats ``success_threshold``."""
         m = metrics[self.primary_metric]

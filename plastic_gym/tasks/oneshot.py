@@ -72,21 +72,28 @@ class _GlyphSource:
 
 
 class _OmniglotSource:
-    """Omniglot characters of one split; class id c is ``data.names[c]``."""
+    """Omniglot characters of one split; class id c is ``data.names[c]``. With ``rotations`` there are four times as
+    many classes: class ``c + k * n_characters`` is character c turned by k * 90 degrees (k = 0..3), the usual way
+    to enlarge Omniglot's training classes (Santoro et al. 2016)."""
 
-    def __init__(self, data: omniglot.OmniglotSet, within_alphabet: bool, n_way: int):
-        self.data, self.within_alphabet = data, within_alphabet
-        self.n_classes, self.n_drawings = data.n_characters, data.n_drawings
+    def __init__(self, data: omniglot.OmniglotSet, within_alphabet: bool, n_way: int, rotations: bool = False):
+        self.data, self.within_alphabet, self.rotations = data, within_alphabet, rotations
+        self.n_classes = data.n_characters * (4 if rotations else 1)
+        self.n_drawings = data.n_drawings
         first, count = data.alphabet_ranges()
         self.first, self.count = first[count >= n_way], count[count >= n_way]  # the alphabets that can fill an episode
 
     def pick(self, rand: KeyedRandom, n_way: int) -> np.ndarray:
-        """``n_way`` distinct character ids per episode ``[B, n_way]``: from the whole split, or with
-        ``within_alphabet`` from one alphabet per episode (uniform over the alphabets with >= n_way characters)."""
+        """``n_way`` distinct class ids per episode ``[B, n_way]``: from the whole split, or with
+        ``within_alphabet`` from one alphabet per episode (uniform over the alphabets with >= n_way characters; with
+        ``rotations`` every class of the episode turned by the same random quarter turn)."""
         if not self.within_alphabet:
             return sample_distinct(rand, self.n_classes, n_way)
         a = rand.integers(len(self.first))
-        return sample_distinct(rand, self.count[a], n_way) + self.first[a][:, None]
+        picked = sample_distinct(rand, self.count[a], n_way) + self.first[a][:, None]
+        if self.rotations:
+            picked = picked + rand.integers(4)[:, None] * self.data.n_characters
+        return picked
 
     def draw(self, rand: KeyedRandom, classes: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
         """The k-th occurrence of a label in an episode shows drawing ``order[k]`` of its character, for a random
@@ -94,10 +101,16 @@ class _OmniglotSource:
         order = rand.permutations(self.n_drawings, (classes.shape[1],))  # [B, n_way, D]
         rank = occurrence_rank(labels, classes.shape[1]) % self.n_drawings
         rows = np.arange(labels.shape[0])[:, None]
-        return self.data.images[classes[rows, labels], order[rows, labels, rank]]
+        turns, character = np.divmod(classes[rows, labels], self.data.n_characters)
+        images = self.data.images[character, order[rows, labels, rank]]
+        for k in range(1, 4) if self.rotations else ():
+            turned = turns == k
+            images[turned] = np.rot90(images[turned], k, axes=(-2, -1))
+        return images
 
     def class_name(self, class_id: int) -> str:
-        return self.data.names[class_id]
+        turns, character = divmod(int(class_id), self.data.n_characters)
+        return self.data.names[character] + (f" (turned {90 * turns} degrees)" if turns else "")
 
 
 class OneShotTask(Task):
@@ -123,7 +136,7 @@ class OneShotTask(Task):
 
     def __init__(self, n_way: int = 5, n_shot: int = 1, n_query: int = 5, source: str = "glyphs",
                  split: str = "train", image_size: int = 28, query_mode: str = "independent",
-                 root: str | os.PathLike | None = None, within_alphabet: bool = False):
+                 root: str | os.PathLike | None = None, within_alphabet: bool = False, rotations: bool = False):
         self.n_way = require_int("n_way", n_way, 2)
         self.n_shot = require_int("n_shot", n_shot, 1)
         self.n_query = require_int("n_query", n_query, 1)
@@ -138,16 +151,21 @@ class OneShotTask(Task):
         require(isinstance(within_alphabet, (bool, np.bool_)),
                 f"within_alphabet must be a bool, got {within_alphabet!r}")
         self.within_alphabet = bool(within_alphabet)
+        require(isinstance(rotations, (bool, np.bool_)), f"rotations must be a bool, got {rotations!r}")
+        self.rotations = bool(rotations)
         if self.source == "glyphs":
             require(root is None, f"root is only read by source='omniglot' (glyphs need no data), got root={root!r}")
             require(not self.within_alphabet, "within_alphabet=True needs source='omniglot' (glyphs have no alphabets)")
+            require(not self.rotations, "rotations=True needs source='omniglot' (glyph classes are unlimited)")
             self._source: _GlyphSource | _OmniglotSource = _GlyphSource(self.split)
         else:
             self._source = _OmniglotSource(omniglot.load(root, self.split, self.image_size), self.within_alphabet,
-                                           self.n_way)
+                                           self.n_way, self.rotations)
             data = self._source.data
-            require(self.n_way <= data.n_characters,
-                    f"n_way must be <= the {data.n_characters} characters of the Omniglot {self.split!r} split "
+            classes = (f"{4 * data.n_characters} classes (4 rotations of each character)" if self.rotations else
+                       f"{data.n_characters} characters")
+            require(self.n_way <= self._source.n_classes,
+                    f"n_way must be <= the {classes} of the Omniglot {self.split!r} split "
                     f"({len(data.alphabets)} alphabets), got {n_way!r}")
             require(self.n_shot < data.n_drawings,
                     f"n_shot must be < the {data.n_drawings} drawings per Omniglot character (queries need an unseen "
@@ -301,9 +319,11 @@ class PlasticOneShotEnv(PlasticEnv):
 
     ## Arguments
     ``gym.make("PlasticOneShot-v0", n_way=5, n_shot=1, n_query=5, source="glyphs", split="train", image_size=28,
-    query_mode="independent", root=None, within_alphabet=False, render_mode=None)``;
+    query_mode="independent", root=None, within_alphabet=False, rotations=False, render_mode=None)``;
     ``gym.make("PlasticOmniglot-v0", root=PATH)``. ``within_alphabet=True`` (Omniglot only) takes the classes of an
     episode from one alphabet (Lake et al.'s harder setting), chosen uniformly among those with >= n_way characters.
+    ``rotations=True`` (Omniglot only) makes each character in each of its four quarter turns a class of its own
+    (four times the classes, for meta-training on a small split).
     Render modes: ``"ansi"`` (one line per step) and ``"rgb_array"`` (the current image, its label and the support
     set shown so far).
 
