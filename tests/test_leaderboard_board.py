@@ -20,6 +20,7 @@ from plastic_gym.leaderboard.board import PACKAGE_DIR, Board, board_name_of
 from plastic_gym.leaderboard.results import ResultError, read_json, schema_problems, write_json_atomic
 from plastic_gym.leaderboard.submit import submit
 from plastic_gym.leaderboard.suite import load_suite
+from plastic_gym.leaderboard.trusted import trusted_entries
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,8 @@ def _state(folder: Path) -> dict[str, bytes]:
 def test_committed_boards_and_baseline_results_still_load():
     board = Board(PACKAGE_DIR, "v0")
     docs, statuses = board.load()
-    assert len(docs) == 17 and set(statuses) == set(board.names())
+    assert len(docs) == 18 and set(statuses) == set(board.names())
+    assert set(board.names()) == {e.name for e in trusted_entries("v0")}  # every trusted agent has its row
     for path in sorted((REPO / "baselines" / "results").glob("*.json")):
         assert schema_problems(read_json(path)) == [], path
 
