@@ -74,9 +74,10 @@ class PrototypeFactory:
         self.encoder, self.metadata = encoder.eval(), metadata
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, name: str | None = None) -> PrototypeFactory:
+    def from_checkpoint(cls, path: str | os.PathLike, name: str | None = None,
+                        label: str | None = None) -> PrototypeFactory:
         """The encoder of a meta-training checkpoint (``CheckpointError`` if unusable; ``ValueError`` if the model
-        has no image encoder)."""
+        has no image encoder). ``label`` names the checkpoint in the description (default: ``path``)."""
         model, _, ckpt = load_model(path)
         if model.encoder is None:
             raise ValueError(f"checkpoint {path} has no image encoder (task {ckpt['task']['id']}); the prototype "
@@ -88,7 +89,7 @@ class PrototypeFactory:
                     "parameters": sum(p.numel() for p in model.encoder.parameters()),
                     "budget": budget, "privileged": False,
                     "description": (f"unranked non-plastic reference: prototypical network (nearest class mean, "
-                                    f"Snell et al. 2017) on the encoder of {path}")}
+                                    f"Snell et al. 2017) on the encoder of {label or path}")}
         return cls(model.encoder, metadata)
 
     def for_task(self, context) -> PrototypeAgent | None:

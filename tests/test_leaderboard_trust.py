@@ -202,7 +202,11 @@ def test_shipped_trusted_list_matches_the_committed_board():
     from plastic_gym.leaderboard.board import PACKAGE_DIR
 
     entries = trusted_entries("v0")
-    assert [e.name for e in entries if e.privileged] == ["oracle"] and not any(e.reference for e in entries)
+    assert [e.name for e in entries if e.privileged] == ["oracle"]
+    # the one unranked row of v0: the prototypical-network reference on the one-shot entries' shared encoder
+    (proto,) = [e for e in entries if e.reference]
+    assert proto.name == "prototype-reference" and proto.source.startswith("prototype:")
+    assert resolve_path(proto.source.partition(":")[2]).is_file()
     board = Board(PACKAGE_DIR, "v0")
     assert sorted(e.name for e in entries) == board.names()  # every committed row is one the project re-runs
     for e in entries:

@@ -329,7 +329,7 @@ def test_image_model_trains_and_acts(tmp_path):
 
 def test_entry_budget_states_the_weight_decay(tmp_path):
     """A baseline entry's budget line names settings that differ from the paper's defaults (here the committed
-    entries' weight decay 0.01), once for the entry."""
+    entries' weight decay 0.01, 0 for their retrained one-shot models), once for the entry."""
     import shutil
     from pathlib import Path
 
@@ -342,7 +342,8 @@ def test_entry_budget_states_the_weight_decay(tmp_path):
     shutil.copytree(entry, tmp_path / "rnn-s0")
     manifest = write_manifest(load_recipe("rnn"), 0, tmp_path / "rnn-s0")
     budget = json.loads(manifest.read_text())["metadata"]["budget"]
-    assert budget.endswith("; AdamW weight decay 0.01") and budget.count("weight decay") == 1
+    assert budget.endswith("; AdamW weight decay 0.01 (copy, copy-delay40, assoc, assoc-noise0.5, regression, "
+                           "regression-mlp), 0 (oneshot)") and budget.count("weight decay") == 1
 
 
 @pytest.mark.parametrize("field, bad", [("steps", -1), ("hidden_dim", True), ("batch_size", 0), ("lr", 0.0),

@@ -53,7 +53,7 @@ def _load_prototype(rest: str, context: LoadContext) -> Any:
         from plastic_gym.agents.prototype import PrototypeFactory
     except ImportError as err:
         raise _needs_agents(context.spec, "the prototype reference", err) from None
-    factory = PrototypeFactory.from_checkpoint(context.resolve(rest))
+    factory = PrototypeFactory.from_checkpoint(context.resolve(rest), label=rest)  # no machine path in results
     factory.metadata = AgentMetadata.coerce(factory.metadata, default_name="prototype-reference", source=context.spec)
     return factory
 
