@@ -305,7 +305,7 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
                                 **{k: f"{v:.3f}" for k, v in records[-1]["val"].items()})
     finally:
         bar.close()
-    encoder.normalize = config.normalize
+        encoder.normalize = config.normalize
     rescale = config.feature_rms is not None and not config.normalize
     scale = rescale_features(encoder, val, config.feature_rms) if rescale else 1.0
     return {"config": config.to_dict(), "n_classes": source.n_classes, "steps": step,

@@ -166,7 +166,7 @@ class Trainer:
             ckpt = {**ckpt, "task": task, "model": plain(ModelConfig.from_dict(ckpt["model"]).to_dict()),
                     "train": TrainConfig.from_dict(ckpt["train"]).to_dict()}
         except (TypeError, ValueError, KeyError) as err:
-            raise CheckpointError(f"checkpoint {path} has a damaged model config ({err})") from err
+            raise CheckpointError(f"checkpoint {path} has a damaged task, model or train config ({err})") from err
         check_matches(ckpt, self.identity(), path, ignore=RESUMABLE_CHANGES)
         try:
             self.model.load_state_dict(ckpt["state_dict"])
