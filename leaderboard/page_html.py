@@ -26,7 +26,9 @@ table{border-collapse:collapse;font-size:.9em;margin:1em 0}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;cursor:pointer;user-select:none;position:sticky;top:0}
 th.sorted-asc::after{content:" \\25B2"} th.sorted-desc::after{content:" \\25BC"}
-td.name,th.name{text-align:left;font-weight:600} tr.privileged td{color:#777;font-style:italic}
+td.name,th.name{text-align:left;font-weight:600}
+td.wrap{white-space:normal;text-align:left;min-width:14em;max-width:24em}
+tr.privileged td{color:#777;font-style:italic}
 tr:nth-child(even) td{background:#fafafa} small{color:#666} img{max-width:100%;height:auto}
 div.scroll{overflow-x:auto}
 """
@@ -90,12 +92,12 @@ def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, me
                  (num_text(m["parameters"]), "" if m["parameters"] is None else m["parameters"], ""),
                  (m["regime"], m["regime"], ""), (m.get("budget") or "–", m.get("budget") or "", ""),
                  (str(r["episodes"]), r["episodes"], ""), (r["created"], r["created"], "")]
-        tds = "".join(f'<td{" class=name" if i == 2 else ""} data-sort="{esc(str(k))}" title="{esc(str(t))}">'
+        tds = "".join(f'<td{_column_class(head[i])} data-sort="{esc(str(k))}" title="{esc(str(t))}">'
                       f'{esc(str(v))}</td>' for i, (v, k, t) in enumerate(cells))
         cls = "privileged" if not r["ranked"] else r["status"]
         body.append(f'<tr class="{cls}" data-status="{esc(r["status"])}" data-ranked="{int(r["ranked"])}" '
                     f'data-iqm="{r["iqm"]["value"]!r}">{tds}</tr>')
-    ths = "".join(f'<th{" class=name" if i == 2 else ""}>{esc(h)}</th>' for i, h in enumerate(head))
+    ths = "".join(f'<th{_column_class(h)}>{esc(h)}</th>' for h in head)
     img = base64.b64encode(png).decode("ascii")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>plastic-gym leaderboard: suite {esc(board)}</title>
@@ -121,6 +123,12 @@ versions); <em>self-reported</em>: the submitter's own numbers.
 <script>{_JS}</script>
 </body></html>
 """
+
+
+def _column_class(header: str) -> str:
+    """The class attribute of a main-table column: the agent's name bold and left, the budget (a phrase of up to a
+    few hundred characters) wrapped in a column of limited width, so the table stays as wide as its numbers."""
+    return {"agent": " class=name", "budget": " class=wrap"}.get(header, "")
 
 
 def _diagnostics_html(table: list[dict[str, Any]], png: bytes | None) -> str:

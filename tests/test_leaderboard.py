@@ -201,6 +201,9 @@ def test_round_trip_evaluate_submit_render_reload(ref_doc, small_suite, tmp_path
     page = (board.dir / "index.html").read_text()
     assert "data:image/png;base64," in page and "<table class=\"sortable\">" in page
     assert "http://" not in page and "https://" not in page  # opens without network
+    # the budget column wraps (a phrase per row) instead of widening the table; the agent column is the name
+    assert "<th class=wrap>budget</th>" in page and page.count("<td class=wrap ") == 3
+    assert "<th class=name>agent</th>" in page and page.count("<td class=name ") == 3
     # a single-agent file submits unchanged
     single_path = write_json_atomic(tmp_path / "one.json", singles["random"])
     with pytest.raises(FileExistsError, match="already on board"):
