@@ -19,6 +19,7 @@ from .page_rows import (
     versions_text,
 )
 
+BUDGET_CHARS = 40  # characters of the budget phrase shown in its cell (the rest in its tooltip)
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:1.5em;margin:0 0 .3em} p{max-width:70em;line-height:1.4}
@@ -27,7 +28,7 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;cursor:pointer;user-select:none;position:sticky;top:0}
 th.sorted-asc::after{content:" \\25B2"} th.sorted-desc::after{content:" \\25BC"}
 td.name,th.name{text-align:left;font-weight:600}
-td.wrap{white-space:normal;text-align:left;min-width:14em;max-width:24em}
+td.left{text-align:left}
 tr.privileged td{color:#777;font-style:italic}
 tr:nth-child(even) td{background:#fafafa} small{color:#666} img{max-width:100%;height:auto}
 div.scroll{overflow-x:auto}
@@ -79,6 +80,7 @@ def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, me
     body = []
     for r in table:
         m = r["meta"]
+        budget = m.get("budget")
         tasks = [(task_cell(r, t), r["tasks"][t]["normalized"] if r["tasks"].get(t) else "") for t in task_names]
         status_title = versions_text(r["verification"]) if r["verification"] else "the submitter's own numbers"
         cells = [(str(r["rank"] or "–"), r["rank"] or 10**9, ""),
@@ -90,7 +92,7 @@ def page_html(task_names: list[str], table: list[dict[str, Any]], png: bytes, me
                  (f"{r['mean']['value']:.3f}", r["mean"]["value"], ""), *[(v, k, "") for v, k in tasks],
                  (num_text(m["state_floats"]), "" if m["state_floats"] is None else m["state_floats"], ""),
                  (num_text(m["parameters"]), "" if m["parameters"] is None else m["parameters"], ""),
-                 (m["regime"], m["regime"], ""), (m.get("budget") or "–", m.get("budget") or "", ""),
+                 (m["regime"], m["regime"], ""), (short_text(budget or "–"), budget or "", budget or ""),
                  (str(r["episodes"]), r["episodes"], ""), (r["created"], r["created"], "")]
         tds = "".join(f'<td{_column_class(head[i])} data-sort="{esc(str(k))}" title="{esc(str(t))}">'
                       f'{esc(str(v))}</td>' for i, (v, k, t) in enumerate(cells))
@@ -126,9 +128,18 @@ versions); <em>self-reported</em>: the submitter's own numbers.
 
 
 def _column_class(header: str) -> str:
-    """The class attribute of a main-table column: the agent's name bold and left, the budget (a phrase of up to a
-    few hundred characters) wrapped in a column of limited width, so the table stays as wide as its numbers."""
-    return {"agent": " class=name", "budget": " class=wrap"}.get(header, "")
+    """The class attribute of a main-table column: the agent's name bold and left-aligned, the budget left-aligned."""
+    return {"agent": " class=name", "budget": " class=left"}.get(header, "")
+
+
+def short_text(text: str, limit: int = BUDGET_CHARS) -> str:
+    """``text`` cut after at most ``limit`` characters at a word boundary, with an ellipsis when cut. The budget of a
+    supervised entry names every task's steps (several hundred characters): the cell shows its start and the whole
+    phrase is the cell's tooltip, so the table stays as wide as its numbers."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,:;(")
+    return (cut or text[:limit]) + " …"
 
 
 def _diagnostics_html(table: list[dict[str, Any]], png: bytes | None) -> str:

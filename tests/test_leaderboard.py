@@ -16,6 +16,7 @@ from plastic_gym.leaderboard import scoring
 from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agent
 from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.evaluate import evaluate, table
+from plastic_gym.leaderboard.page_html import short_text
 from plastic_gym.leaderboard.protocol import Agent, AgentMetadata, agent_sizes
 from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
 from plastic_gym.leaderboard.submit import submit, verify
@@ -201,15 +202,23 @@ def test_round_trip_evaluate_submit_render_reload(ref_doc, small_suite, tmp_path
     page = (board.dir / "index.html").read_text()
     assert "data:image/png;base64," in page and "<table class=\"sortable\">" in page
     assert "http://" not in page and "https://" not in page  # opens without network
-    # the budget column wraps (a phrase per row) instead of widening the table; the agent column is the name
-    assert "<th class=wrap>budget</th>" in page and page.count("<td class=wrap ") == 3
     assert "<th class=name>agent</th>" in page and page.count("<td class=name ") == 3
+    assert "<th class=left>budget</th>" in page and page.count("<td class=left ") == 3
+
     # a single-agent file submits unchanged
     single_path = write_json_atomic(tmp_path / "one.json", singles["random"])
     with pytest.raises(FileExistsError, match="already on board"):
         submit(single_path, root, allow_short=True, suite=small_suite[1])
     submit(single_path, root, replace=True, allow_short=True, suite=small_suite[1])
     assert read_json(board.submissions / "random.json") == read_json(single_path)
+
+
+def test_page_budget_cell_shows_the_start_of_a_long_phrase():
+    budget = "outer steps of 64 episodes (unless stated) per task: copy 1000, copy-delay40 600, assoc 5000"
+    shown = short_text(budget, 40)
+    assert shown == "outer steps of 64 episodes (unless …" and len(shown) <= 42
+    assert short_text("5000 steps x batch 64", 40) == "5000 steps x batch 64"
+    assert short_text("x" * 50, 40) == "x" * 40 + " …"  # no word boundary: cut at the limit
 
 
 def _edit_score(d):
