@@ -57,8 +57,9 @@ METHODS = ("classification",)
 SOURCES = ("glyphs", "omniglot")
 #: The numpy seed-sequence entry of the pretraining batches (apart from the meta-trainer's streams 1 and 2).
 _PRETRAIN_STREAM = 3
-#: Options that act after pretraining (or on meta-training): a stored pretraining state serves any value of them.
-_POST_TRAINING = ("steps", "eval_every", "feature_rms", "normalize", "freeze")
+#: Options a stored pretraining state serves any value of: those that act after pretraining (or on meta-training),
+#: and ``root``, which says where the Omniglot files are on this machine, not what is trained on them.
+_POST_TRAINING = ("steps", "eval_every", "feature_rms", "normalize", "freeze", "root")
 
 
 @dataclass

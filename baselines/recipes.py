@@ -11,7 +11,9 @@ A supervised recipe::
 ``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs`` and ``seed``, which the
 recipe sets per task and run (``steps`` is the recipe's, unless a task override sets it). One model is trained per
 listed suite task on that task's kwargs (image tasks on their ``split="train"`` classes); the tasks a recipe does not
-train are played by the leaderboard's no-memory fallback and marked as such.
+train are played by the leaderboard's no-memory fallback and marked as such. A task override may add ``task_kwargs``:
+kwargs of the *training* task on top of those (e.g. ``{"rotations": true}``: Omniglot's rotated characters as extra
+training classes); the leaderboard still plays the suite's own episodes.
 
 An RL recipe (``"kind": "rl"``) has the same fields; its ``train`` holds the algorithm settings (``algo``,
 ``frame_stack``, SB3 constructor arguments; see ``rl.py``) and ``steps`` is the env-step budget of each task.
@@ -29,6 +31,7 @@ from plastic_gym.validation import reject_unknown, require, require_choice
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 KINDS = ("supervised", "rl")
 _SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
+_OVERRIDABLE = {"steps", "task_kwargs"}  # of those, what a task override may set (task_kwargs: added to the task's)
 _FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides"}
 _REQUIRED = {"name", "kind", "train", "steps"}
 
@@ -61,9 +64,15 @@ class Recipe:
         require_choice(f"{where}: kind", data["kind"], KINDS)
         overrides = data.get("task_overrides", {})
         for part, values in [("train", data["train"]), *[(f"task_overrides.{k}", v) for k, v in overrides.items()]]:
-            clash = sorted((_SET_PER_RUN - ({"steps"} if part != "train" else set())) & set(values))
+            require(isinstance(values, dict), f"{where}: {part} must be an object, got {values!r}")
+            clash = sorted((_SET_PER_RUN - (_OVERRIDABLE if part != "train" else set())) & set(values))
             if clash:
                 raise ValueError(f"{where}: {part} must not set {clash} (the recipe sets them per task and seed)")
+            kwargs = values.get("task_kwargs", {})
+            require(isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs),
+                    f"{where}: {part}.task_kwargs must be an object of training-task kwargs, got {kwargs!r}")
+            require(not kwargs or data["kind"] == "supervised",
+                    f"{where}: {part}.task_kwargs is for supervised recipes; an RL recipe trains on the suite's task")
         steps = data["steps"]
         require(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
                 f"{where}: steps must be a positive int, got {steps!r}")

@@ -40,7 +40,8 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
         fields = recipe.train_fields(task.name)
         if steps is not None:
             fields["steps"] = steps
-        config = TrainConfig(task_id=task.env_id, task_kwargs=training_kwargs(task), seed=seed, **fields)
+        task_kwargs = {**training_kwargs(task), **fields.pop("task_kwargs", {})}
+        config = TrainConfig(task_id=task.env_id, task_kwargs=task_kwargs, seed=seed, **fields)
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
         resume = run_dir / "checkpoint.pt"
         train(config, run_dir, resume=resume if resume.exists() and not force else None, force=force, progress=progress)
@@ -55,7 +56,7 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
     from plastic_gym.agents.checkpoint import load_checkpoint
 
     checkpoints = {p.stem: load_checkpoint(p) for p in out.glob("*.pt")}
-    budgets = [f"{t} {c['step']}{_departures(recipe, c['train'])}"
+    budgets = [f"{t} {c['step']}{_departures(recipe, c['train'], _extra_task_kwargs(recipe, t, c['train']))}"
                for t, c in _in_suite_order(recipe, checkpoints).items()]
     settings = [_weight_decays(_in_suite_order(recipe, checkpoints))]
     if any(c["model"].get("plastic", {}).get("gradient_scale") == "paper" for c in checkpoints.values()):
@@ -68,8 +69,9 @@ def write_manifest(recipe: Recipe, seed: int, out: Path) -> Path:
         curve_title="validation during meta-training")
 
 
-def _departures(recipe: Recipe, train: dict[str, Any]) -> str:
-    """What one task's training did differently from the recipe's usual run, for the manifest's budget line."""
+def _departures(recipe: Recipe, train: dict[str, Any], extra_kwargs: dict[str, Any] | None = None) -> str:
+    """What one task's training did differently from the recipe's usual run, for the manifest's budget line;
+    ``extra_kwargs``: the training task's kwargs beyond the suite task's (a recipe's ``task_kwargs`` override)."""
     pre = train.get("pretrain")
     notes = [" (loss on all steps)" if train["loss"] == "all" else "",
              f" (hidden {train['hidden_dim']})" if train["hidden_dim"] != recipe.train.get("hidden_dim") else "",
@@ -77,8 +79,18 @@ def _departures(recipe: Recipe, train: dict[str, Any]) -> str:
              f" (conv width {train['encoder_channels']})" if train.get("encoder_channels", 64) != 64 else "",
              f" (encoder pretrained {pre['steps']} steps x {pre['batch_size']} as a classifier of "
              f"{pre['source'] if pre['source'] == 'omniglot' else str(pre['n_classes']) + ' glyph'} classes, "
-             f"{'frozen' if pre['freeze'] else 'fine-tuned'})" if pre else ""]
+             f"{'frozen' if pre['freeze'] else 'fine-tuned'}"
+             f"{', features on the sphere' if pre.get('normalize') else ''})" if pre else "",
+             " (trained with " + ", ".join(f"{k}={v!r}" for k, v in extra_kwargs.items()) + ")" if extra_kwargs else ""]
     return "".join(notes)
+
+
+def _extra_task_kwargs(recipe: Recipe, task_name: str, train: dict[str, Any]) -> dict[str, Any]:
+    """The kwargs a task's model was trained with on top of the suite task's training kwargs (``task_kwargs`` of
+    the recipe's override), as the checkpoint records them."""
+    wanted = recipe.task_overrides.get(task_name, {}).get("task_kwargs", {})
+    trained = train.get("task_kwargs", {})
+    return {k: trained[k] for k in wanted if k in trained}
 
 
 def _weight_decays(by_task: dict[str, dict[str, Any]]) -> str:

@@ -9,6 +9,7 @@ Only argparse is imported at module level; numpy, scipy, matplotlib and torch lo
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from pathlib import Path
@@ -28,6 +29,20 @@ def _board_dir(parser: argparse.ArgumentParser) -> None:
 def _runtime_kwargs(args) -> dict:
     root = getattr(args, "data_root", None)
     return {"PlasticOmniglot-v0": {"root": str(root)}} if root else {}
+
+
+def _with_data_root(command):
+    """Run a command inside ``omniglot.data_root(--data-root)``: the flag then also says where agents find the data
+    of the task they were trained on (an Omniglot model's checkpoint rebuilds its training task when it loads)."""
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        from plastic_gym.tasks.omniglot import data_root
+
+        with data_root(getattr(args, "data_root", None)):
+            return command(args)
+
+    return run
 
 
 def register(subparsers) -> None:
@@ -135,6 +150,7 @@ def _write_result(out: Path, doc: dict, force: bool) -> int:
     return 0
 
 
+@_with_data_root
 def _evaluate(args) -> int:
     import time
 
@@ -191,6 +207,7 @@ def _evaluate(args) -> int:
     return _write_result(out, doc, args.force)
 
 
+@_with_data_root
 def _submit(args) -> int:
     from .results import ResultError
     from .submit import submit
@@ -209,6 +226,7 @@ def _submit(args) -> int:
     return 0
 
 
+@_with_data_root
 def _verify(args) -> int:
     from .board import Board
     from .results import ResultError

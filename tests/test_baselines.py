@@ -33,12 +33,17 @@ def test_shipped_recipes_load_and_build_valid_train_configs():
 
     assert {"plastic-rnn-hebbian", "plastic-rnn-gradient", "rnn", "lstm"} <= set(recipes.available())
     supervised_recipes = [recipes.load_recipe(n) for n in recipes.available()]
-    supervised_recipes = [r for r in supervised_recipes if r.kind == "supervised"]
-    assert len(supervised_recipes) == 4
-    for r in supervised_recipes:
+    v0_recipes = [r for r in supervised_recipes if r.kind == "supervised" and r.suite == "v0"]
+    assert len(v0_recipes) == 4
+    for r in v0_recipes:
         for task in ("copy", "assoc", "oneshot"):
             TrainConfig(task_id="PlasticAssoc-v0", **r.train_fields(task))
         assert len(r.seeds) >= 2 and r.tasks is None  # every suite task, at least 2 seeds
+    omniglot = recipes.load_recipe("omniglot-plastic-rnn-gradient")
+    assert omniglot.suite == "omniglot-v1" and omniglot.tasks == ("omniglot-5way",)
+    fields = omniglot.train_fields("omniglot-5way")
+    assert fields.pop("task_kwargs") == {"rotations": True}
+    TrainConfig(task_id="PlasticOmniglot-v0", **fields)
 
 
 @pytest.mark.parametrize("change, match", [
@@ -46,6 +51,10 @@ def test_shipped_recipes_load_and_build_valid_train_configs():
     ({"train": {"seed": 3}}, "must not set"),
     ({"steps": 0}, "steps must be a positive int"),
     ({"colour": 1}, "unknown field"),
+    ({"task_overrides": {"assoc": {"seed": 1}}}, "must not set"),
+    ({"task_overrides": {"assoc": {"task_kwargs": [1]}}}, "task_kwargs must be an object"),
+    ({"task_overrides": {"assoc": 5}}, "must be an object"),
+    ({"kind": "rl", "task_overrides": {"assoc": {"task_kwargs": {"n_pairs": 2}}}}, "for supervised recipes"),
 ])
 def test_bad_recipes_are_rejected(tmp_path, change, match):
     data = {**json.loads(tiny_recipe(tmp_path).read_text()), **change}
@@ -75,6 +84,20 @@ def test_train_evaluate_submit_round_trip(tmp_path):
     assert not runs["assoc"].get("fallback") and runs["copy"].get("fallback")  # untrained tasks fall back
     written = submit(result, tmp_path / "boards", allow_short=True)
     assert [p.name for p in written] == ["tiny-s0.json"]
+
+
+def test_task_kwargs_override_changes_the_training_task_only(tmp_path):
+    from plastic_gym.leaderboard.suite import load_suite
+
+    data = json.loads(tiny_recipe(tmp_path).read_text())
+    data["task_overrides"] = {"assoc": {"task_kwargs": {"noise": 0.25}}}
+    recipe = recipes.Recipe.from_dict(data)
+    manifest = supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", tasks=["assoc"],
+                                       checkpoint_dir=tmp_path / "ckpt", progress=False)
+    slim = __import__("torch").load(manifest.parent / "assoc.pt", weights_only=True)
+    suite_kwargs = load_suite("v0").task("assoc").kwargs
+    assert slim["train"]["task_kwargs"] == {**suite_kwargs, "noise": 0.25} and "noise" not in suite_kwargs
+    assert "assoc 2 (trained with noise=0.25)" in json.loads(manifest.read_text())["metadata"]["budget"]
 
 
 def test_unknown_task_name_is_rejected(tmp_path):
@@ -197,6 +220,10 @@ def test_budget_line_names_pretraining_and_each_weight_decay():
         " (loss on all steps) (batch 32) (conv width 32) (encoder pretrained 3000 steps x 128 as a classifier of "
         "1000 glyph classes, frozen)")
     assert supervised._departures(recipe, {"loss": "scored", "hidden_dim": 64}) == " (hidden 64)"
+    omniglot = {**pre, "source": "omniglot", "steps": 2000, "normalize": True}
+    assert supervised._departures(recipe, {**train, "pretrain": omniglot}, {"rotations": True}) == (
+        " (loss on all steps) (batch 32) (conv width 32) (encoder pretrained 2000 steps x 128 as a classifier of "
+        "omniglot classes, frozen, features on the sphere) (trained with rotations=True)")
     by_task = {"copy": {"train": {"weight_decay": 0.01}}, "assoc": {"train": {"weight_decay": 0.01}},
                "oneshot": {"train": {"weight_decay": 0.0}}}
     assert supervised._weight_decays(by_task) == "AdamW weight decay 0.01 (copy, assoc), 0 (oneshot)"

@@ -44,6 +44,10 @@ def test_committed_boards_and_baseline_results_still_load():
     docs, statuses = board.load()
     assert len(docs) == 18 and set(statuses) == set(board.names())
     assert set(board.names()) == {e.name for e in trusted_entries("v0")}  # every trusted agent has its row
+    for name in ("rl-v0", "omniglot-v1"):  # the other committed boards hold their trusted agents too
+        other = Board(PACKAGE_DIR, name)
+        assert set(other.names()) == {e.name for e in trusted_entries(name)}, name
+        assert set(other.load()[1]) == set(other.names())
     for path in sorted((REPO / "baselines" / "results").glob("*.json")):
         assert schema_problems(read_json(path)) == [], path
 

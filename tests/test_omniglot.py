@@ -377,7 +377,9 @@ def test_suite_omniglot_v1_contents():
     ranges = sorted((t.seed, t.seed + t.episodes) for t in suite.tasks)
     assert ranges[0][0] >= 10_000_000 and all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))
     entries = trusted_entries("omniglot-v1")
-    assert [(e.name, e.privileged) for e in entries] == [("random", False), ("no-memory", False), ("oracle", True)]
+    assert [(e.name, e.privileged, e.reference) for e in entries] == [
+        ("random", False, False), ("no-memory", False, False), ("oracle", True, False),
+        ("prototype-reference", False, True), ("omniglot-plastic-rnn-gradient-s0", False, False)]
 
 
 def test_suite_omniglot_v1_without_data_names_the_root(tmp_path):
@@ -409,10 +411,14 @@ def test_suite_omniglot_v1_main_job_evaluates_and_submits(tmp_path):
     suite = load_suite("omniglot-v1")
     assert doc["suite"]["hash"] == suite.hash
     assert [t["kwargs"] for t in doc["tasks"]] == [t.kwargs for t in suite.tasks]  # the data root is not recorded
-    assert [a["metadata"]["name"] for a in doc["agents"]] == ["random", "no-memory", "oracle"]
+    assert [a["metadata"]["name"] for a in doc["agents"]] == [
+        "random", "no-memory", "oracle", "prototype-reference", "omniglot-plastic-rnn-gradient-s0"]
     for agent in doc["agents"]:
         assert [len(agent["runs"][0][t.name]["primary"]) for t in suite.tasks] == [8, 8, 8]
-        assert not any(agent["runs"][0][t.name]["fallback"] for t in suite.tasks)
+        # the committed plastic entry has a 5-way model only: the 20-way tasks fall back to no memory
+        fallbacks = [agent["runs"][0][t.name]["fallback"] for t in suite.tasks]
+        assert fallbacks == ([False, True, True] if agent["metadata"]["name"].startswith("omniglot-plastic")
+                             else [False, False, False])
     scores = {a["metadata"]["name"]: a["scores"]["iqm"]["value"] for a in doc["agents"]}
     assert scores["no-memory"] == 0.0 and scores["oracle"] == 1.0
     oracle = doc["agents"][2]["runs"][0]
@@ -426,3 +432,62 @@ def test_suite_omniglot_v1_main_job_evaluates_and_submits(tmp_path):
     env.close()
     written = submit(out, tmp_path / "lb", allow_short=True, runtime_kwargs=runtime)
     assert {p.parent.parent.name for p in written} == {"omniglot-v1"}
+
+
+# -- where the data is: --data-root for the agents too ---------------------------------------------------------------
+def make_pool(root, alphabets: int = 3, characters: int = 6, drawings: int = 3, seed: int = 0) -> None:
+    """A root in the alphabet layout (``ALPHABET/characterNN/*.png``: one pool, split 60/40 by alphabet)."""
+    rng = np.random.default_rng(seed)
+    for a in range(alphabets):
+        for c in range(characters):
+            for d in range(drawings):
+                write_png(root, f"Alphabet{a}/character{c + 1:02d}/{a}_{c}_{d}.png", rng.random((20, 20)) < 0.2)
+
+
+def test_data_root_block_sets_the_default_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLASTIC_GYM_DATA", raising=False)
+    make_pool(tmp_path / "pool")
+    assert omniglot.default_root() is None
+    with omniglot.data_root(tmp_path / "pool"):
+        assert omniglot.default_root() == tmp_path / "pool"
+        with omniglot.data_root(None):  # None keeps the enclosing block's folder
+            assert omniglot.default_root() == tmp_path / "pool"
+        with omniglot.data_root(tmp_path / "other"):
+            assert omniglot.default_root() == tmp_path / "other"
+        env = gym.make("PlasticOmniglot-v0", split="test")  # no root: the block's
+        obs, _ = env.reset(seed=0)
+        assert obs["image"].shape == (1, 28, 28)
+    assert omniglot.default_root() is None
+    monkeypatch.setenv("PLASTIC_GYM_DATA", str(tmp_path))
+    assert omniglot.default_root() == tmp_path / "omniglot"  # outside a block: the environment variable
+
+
+def test_data_root_flag_lets_an_omniglot_checkpoint_load(tmp_path, monkeypatch, capsys):
+    """A model trained on Omniglot stores its task without a machine path; ``--data-root`` is where its training task
+    is rebuilt from when it loads, as well as where the episodes come from."""
+    import json
+
+    pytest.importorskip("torch")
+    from plastic_gym.agents.trainer import TrainConfig, train
+    from plastic_gym.cli import main
+
+    monkeypatch.delenv("PLASTIC_GYM_DATA", raising=False)
+    pool = tmp_path / "pool"
+    make_pool(pool)
+    config = TrainConfig(task_id="PlasticOmniglot-v0", task_kwargs={"split": "train"}, steps=1, hidden_dim=8,
+                         batch_size=2, val_every=1, val_episodes=2, encoder_channels=4)
+    with omniglot.data_root(pool):
+        train(config, tmp_path / "run", progress=False)
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    suite = tmp_path / "suite_pool.json"
+    suite.write_text(json.dumps({"name": "pool", "version": 1, "tasks": [
+        {"name": "pool-5way", "env_id": "PlasticOmniglot-v0", "kwargs": {"split": "test"}, "episodes": 2,
+         "seed": 10_000_000}]}))
+    argv = ["evaluate", "--agent", str(checkpoint), "--suite", str(suite), "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a.json"), "--data-root", str(pool)]) == 0
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert not doc["agents"][0]["runs"][0]["pool-5way"]["fallback"]
+    assert str(pool) not in (tmp_path / "a.json").read_text()  # the data's place is not recorded
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "b.json")]) == 2  # without the flag the checkpoint cannot load
+    assert "no data folder given" in capsys.readouterr().err

@@ -78,8 +78,8 @@ def test_pretraining_resumes_exactly(tmp_path):
     with pytest.raises(RuntimeError, match="other options.*n_classes"):
         pretrain_encoder(tiny_encoder(), PretrainConfig(**dict(config, n_classes=41)), tmp_path / "parts",
                          progress=False)
-    # what acts after pretraining does not make another state: a finished one serves it as it is
-    after = dict(config, freeze=True, normalize=True, feature_rms=None)
+    # what acts after pretraining, or where the data lies, does not make another state: a finished one serves it
+    after = dict(config, freeze=True, normalize=True, feature_rms=None, root=str(tmp_path / "elsewhere"))
     again = pretrain_encoder(tiny_encoder(seed=2), PretrainConfig(**after), tmp_path / "parts", progress=False)
     assert again["steps"] == 4 and again["records"] == summary["records"]
 

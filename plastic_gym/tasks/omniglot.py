@@ -3,7 +3,8 @@
 The images are read once per (data, split, image size) into one array ``[n_characters, n_drawings, H, W]`` uint8
 (ink 255 on 0, resized from 105x105 with Pillow's antialiasing), so sampling an episode is numpy indexing.
 
-Where the data comes from (``root`` defaults to ``$PLASTIC_GYM_DATA/omniglot``), looked up in this order:
+Where the data comes from (``root`` defaults to the folder of an enclosing ``data_root`` block, else
+``$PLASTIC_GYM_DATA/omniglot``), looked up in this order:
 
 1. Named subsets of the official repository (https://github.com/brendenlake/omniglot, folder ``python/``), each
    either a zip file ``root/NAME.zip`` (read directly, never extracted) or its extracted folder ``root/NAME/``:
@@ -25,11 +26,14 @@ empty, truncated or damaged (naming the file).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import re
 import zipfile
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -78,10 +82,32 @@ class OmniglotSet:
         return first, np.array([np.count_nonzero(of == a) for a in self.alphabets], np.int64)
 
 
+#: The folder of the innermost ``data_root`` block (None outside one).
+_ROOT_OF_BLOCK: ContextVar[Path | None] = ContextVar("omniglot_root_of_block", default=None)
+
+
 def default_root() -> Path | None:
-    """``$PLASTIC_GYM_DATA/omniglot``, or None when the variable is not set."""
+    """Where a task built without ``root`` reads: the folder of an enclosing ``data_root`` block, else
+    ``$PLASTIC_GYM_DATA/omniglot``, else None."""
+    block = _ROOT_OF_BLOCK.get()
+    if block is not None:
+        return block
     base = os.environ.get("PLASTIC_GYM_DATA")
     return Path(base) / "omniglot" if base else None
+
+
+@contextlib.contextmanager
+def data_root(path: str | os.PathLike | None) -> Iterator[None]:
+    """Within the block, Omniglot tasks built without a ``root`` read the data from ``path`` (None: no change).
+
+    A checkpoint stores its task's kwargs without a machine path, so loading one rebuilds its training task from the
+    default root; the command line's ``--data-root`` runs loading and evaluation inside this block, so that one flag
+    says where the data is for the agents and the episodes alike."""
+    token = _ROOT_OF_BLOCK.set(Path(path).expanduser() if path is not None else _ROOT_OF_BLOCK.get())
+    try:
+        yield
+    finally:
+        _ROOT_OF_BLOCK.reset(token)
 
 
 def _missing(root: Path | None, why: str) -> OmniglotNotFoundError:
