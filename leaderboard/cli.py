@@ -26,12 +26,13 @@ def _board_dir(parser: argparse.ArgumentParser) -> None:
                              "~/.local/share/plastic-gym/leaderboard; never inside the installed package)")
 
 
-def _runtime_kwargs(args) -> dict:
+def runtime_kwargs(args) -> dict:
+    """The envs' runtime kwargs of ``--data-root``: the Omniglot root of the suite's tasks (never recorded)."""
     root = getattr(args, "data_root", None)
     return {"PlasticOmniglot-v0": {"root": str(root)}} if root else {}
 
 
-def _with_data_root(command):
+def with_data_root(command):
     """Run a command inside ``omniglot.data_root(--data-root)``: the flag then also says where agents find the data
     of the task they were trained on (an Omniglot model's checkpoint rebuilds its training task when it loads)."""
 
@@ -150,7 +151,7 @@ def _write_result(out: Path, doc: dict, force: bool) -> int:
     return 0
 
 
-@_with_data_root
+@with_data_root
 def _evaluate(args) -> int:
     import time
 
@@ -182,7 +183,7 @@ def _evaluate(args) -> int:
         for factory in factories:
             check_suite_tasks(factory, suite.task_names)
         doc = evaluate(factories, suite, episodes=args.episodes, seed=args.seed, progress=not args.no_progress,
-                       runtime_kwargs=_runtime_kwargs(args), diagnostics=args.diagnostics)
+                       runtime_kwargs=runtime_kwargs(args), diagnostics=args.diagnostics)
     except AgentsFailed as failed:  # keep what the other agents measured, then fail
         for name, why in failed.failures.items():
             print(f"error: agent {name!r} failed and was dropped: {why}", file=sys.stderr)
@@ -207,7 +208,7 @@ def _evaluate(args) -> int:
     return _write_result(out, doc, args.force)
 
 
-@_with_data_root
+@with_data_root
 def _submit(args) -> int:
     from .results import ResultError
     from .submit import submit
@@ -216,7 +217,7 @@ def _submit(args) -> int:
     try:
         suite = load_suite(args.suite) if args.suite else None
         written = submit(args.file, args.board, replace=args.replace, allow_short=args.allow_short,
-                         runtime_kwargs=_runtime_kwargs(args), suite=suite)
+                         runtime_kwargs=runtime_kwargs(args), suite=suite)
     except (ResultError, FileExistsError, ValueError, OSError) as err:
         print(f"error: {args.file} rejected: {err}", file=sys.stderr)
         return 1
@@ -226,7 +227,7 @@ def _submit(args) -> int:
     return 0
 
 
-@_with_data_root
+@with_data_root
 def _verify(args) -> int:
     from .board import Board
     from .results import ResultError
@@ -243,7 +244,7 @@ def _verify(args) -> int:
         if not names:
             raise ValueError("expected submission NAME(s) or --trusted")
         ok, report = verify(names, board.root, board.name, trust=args.trust, progress=not args.no_progress,
-                            runtime_kwargs=_runtime_kwargs(args), suite=suite)
+                            runtime_kwargs=runtime_kwargs(args), suite=suite)
     except (ValueError, ResultError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

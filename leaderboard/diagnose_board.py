@@ -136,17 +136,20 @@ def register(subparsers, board_dir: Callable[[argparse.ArgumentParser], None]) -
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from plastic_gym.tasks.omniglot import data_root
+    from .cli import with_data_root
 
-    from .cli import _runtime_kwargs
+    return with_data_root(_diagnose_in_root)(args)
+
+
+def _diagnose_in_root(args: argparse.Namespace) -> int:
+    from .cli import runtime_kwargs
     from .results import ResultError
     from .suite import load_suite
 
     started = time.time()
     try:
-        with data_root(args.data_root):
-            ok, report = diagnose_board(load_suite(args.suite), args.board, args.names, args.redo,
-                                        progress=not args.no_progress, runtime_kwargs=_runtime_kwargs(args))
+        ok, report = diagnose_board(load_suite(args.suite), args.board, args.names, args.redo,
+                                    progress=not args.no_progress, runtime_kwargs=runtime_kwargs(args))
     except (ValueError, ResultError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
