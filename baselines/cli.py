@@ -51,10 +51,12 @@ def register(subparsers) -> None:
 def _list(args: argparse.Namespace) -> int:
     from .recipes import available, load_recipe
 
-    for name in available():
+    names = available()
+    width = max(map(len, names), default=0)
+    for name in names:
         r = load_recipe(name)
         unit = "env steps/task" if r.kind == "rl" else "outer steps/task (default)"
-        print(f"{name:<24} {r.kind:<11} {r.steps:>6} {unit:<26} seeds {list(r.seeds)}  {r.description}")
+        print(f"{name:<{width}} {r.kind:<11} {r.steps:>7} {unit:<26} seeds {list(r.seeds)}  {r.description}")
     return 0
 
 

@@ -229,3 +229,14 @@ def test_budget_line_names_pretraining_and_each_weight_decay():
     assert supervised._weight_decays(by_task) == "AdamW weight decay 0.01 (copy, assoc), 0 (oneshot)"
     assert supervised._weight_decays({"copy": by_task["copy"]}) == "AdamW weight decay 0.01"
     assert supervised._weight_decays({"oneshot": by_task["oneshot"]}) == ""
+
+
+def test_baseline_list_aligns_its_columns(capsys):
+    from plastic_gym.cli import main
+
+    assert main(["baseline", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == recipes.available()
+    # the kind column starts at the same place on every row, however long the longest recipe name
+    starts = {line.index(" supervised ") if " supervised " in line else line.index(" rl ") for line in lines}
+    assert len(starts) == 1
