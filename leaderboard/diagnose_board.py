@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cli import runtime_kwargs, with_data_root
+
 
 def _selected(docs: dict[str, dict[str, Any]], names: list[str] | None, redo: bool) -> list[str]:
     """The submissions to diagnose: ``names`` (each must be on the board), else those without diagnostics (all with
@@ -135,14 +137,8 @@ def register(subparsers, board_dir: Callable[[argparse.ArgumentParser], None]) -
     p.set_defaults(func=_diagnose)
 
 
+@with_data_root
 def _diagnose(args: argparse.Namespace) -> int:
-    from .cli import with_data_root
-
-    return with_data_root(_diagnose_in_root)(args)
-
-
-def _diagnose_in_root(args: argparse.Namespace) -> int:
-    from .cli import runtime_kwargs
     from .results import ResultError
     from .suite import load_suite
 
