@@ -37,6 +37,7 @@ def probe(model, task, episodes: int = 64, progress: bool = False) -> dict:
     """Per-step means over ``episodes`` eval episodes of ``task`` (a ``SuiteTask``): ``eta``, ``lam`` and
     ``share[layer]`` as lists over the episode's steps."""
     import torch
+    from tqdm import tqdm
 
     from plastic_gym.agents.cell import cell_forward
     from plastic_gym.leaderboard.adapters.sb3 import is_plastic_policy
@@ -48,9 +49,7 @@ def probe(model, task, episodes: int = 64, progress: bool = False) -> dict:
     net, cfg = policy.core.net, policy.core.net.config
     env, obs = make_env(task, episodes)
     state = net.initial_state(episodes)
-    rows = {"eta": [], "lam": [], **{f"share.{k}": [] for k in LAYERS}}
-    from tqdm import tqdm
-
+    eta, lam, share = [], [], {k: [] for k in LAYERS}
     with torch.no_grad():
         for _ in tqdm(range(env.task.episode_length), desc=task.name, unit="step", disable=not progress):
             features = policy.extract_features(policy.obs_to_tensor(obs)[0])
@@ -69,15 +68,15 @@ def probe(model, task, episodes: int = 64, progress: bool = False) -> dict:
             if not torch.allclose(cache.o[:, : cfg.output_dim], latent, atol=1e-5):
                 raise RuntimeError("the probe's cell disagrees with the network's step")
             gate = torch.sigmoid(state.m) if cfg.modulation else torch.full_like(state.m, 0.5)
-            rows["eta"].append(float((2 * cfg.p_lr * gate).mean()))
-            rows["lam"].append(float((2 * cfg.p_wd * gate).mean()))
+            eta.append(float((2 * cfg.p_lr * gate).mean()))
+            lam.append(float((2 * cfg.p_wd * gate).mean()))
             for k in LAYERS:
-                rows[f"share.{k}"].append(float(shares[k].mean()))
+                share[k].append(float(shares[k].mean()))
             distribution = policy._get_action_dist_from_latent(policy.mlp_extractor.forward_actor(latent))
             actions = distribution.get_actions(deterministic=True).reshape((-1, *policy.action_space.shape))
             obs, *_ = env.step(actions.numpy())
     env.close()
-    return {"eta": rows["eta"], "lam": rows["lam"], "share": {k: rows[f"share.{k}"] for k in LAYERS},
+    return {"eta": eta, "lam": lam, "share": share,
             "rule": cfg.rule, "p_lr": cfg.p_lr, "p_wd": cfg.p_wd, "episodes": episodes}
 
 
