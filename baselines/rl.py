@@ -210,6 +210,12 @@ def resume_or_build(settings: dict[str, Any], make_env, seed: int, run_dir: Path
     return model, [], 0.0
 
 
+def run_settings(recipe: Recipe, task_name: str) -> dict[str, Any]:
+    """The settings a run folder of ``recipe`` on ``task_name`` records in ``run.json`` (the algorithm's, without the
+    budget and the number of envs): a snapshot is resumed only under the same ones."""
+    return {k: v for k, v in recipe.train_fields(task_name).items() if k not in ("steps", "n_envs")}
+
+
 def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
                  tasks: list[str] | None = None, checkpoint_dir: str | Path | None = None,
                  force: bool = False, progress: bool = True, snapshot_every: int = SNAPSHOT_EVERY) -> Path:
@@ -229,11 +235,10 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     for task in selected:
         settings = recipe.train_fields(task.name)
         budget = int(steps if steps is not None else settings["steps"])
-        settings.pop("steps", None)
         kwargs = training_kwargs(task)
         spec = make_task(task.env_id, **kwargs)
         n_envs = int(settings.get("n_envs", 16))
-        algo_settings = {k: v for k, v in settings.items() if k != "n_envs"}
+        algo_settings = run_settings(recipe, task.name)
         where = f"recipe {recipe.name}, task {task.name}"
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
         make_env = partial(task_env, task.env_id, kwargs, n_envs, frame_stack_of(settings, spec))
