@@ -14,6 +14,11 @@ def register(subparsers) -> None:
 
     sub.add_parser("list", help="the shipped recipes").set_defaults(func=_list)
 
+    progress = sub.add_parser("progress", help="how far the trainings in a runs folder have come, and the time left")
+    progress.add_argument("runs_dir", nargs="?", default="runs/baselines",
+                          help="a --runs-dir of baseline train (default runs/baselines)")
+    progress.set_defaults(func=_progress)
+
     def common(p):
         p.add_argument("name", help="recipe name (see `plastic-gym baseline list`) or path to a recipe .json")
         p.add_argument("--steps", type=int, help="outer steps per task (default: the recipe's)")
@@ -57,6 +62,18 @@ def _list(args: argparse.Namespace) -> int:
         r = load_recipe(name)
         unit = "env steps/task" if r.kind == "rl" else "outer steps/task (default)"
         print(f"{name:<{width}} {r.kind:<11} {r.steps:>7} {unit:<26} seeds {list(r.seeds)}  {r.description}")
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from .progress import campaign_progress, report
+
+    try:
+        rows = campaign_progress(args.runs_dir)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report(rows))
     return 0
 
 

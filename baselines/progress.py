@@ -1,0 +1,111 @@
+"""How far the trainings in a runs folder have come: ``plastic-gym baseline progress RUNS_DIR``.
+
+A runs folder (``--runs-dir`` of ``baseline train``) holds one run folder per recipe, seed and task,
+``RUNS_DIR/<recipe>/s<seed>/<task>/``: an RL run's ``records.json`` says how many env steps it has done and in how many
+training seconds, a supervised run's ``summary.json`` how many outer steps (``baselines/rl.py``, ``agents/trainer.py``).
+For every recipe found there, this lists each of its seeds and suite tasks against the recipe's budget, the ones not
+started included, and estimates the time left from the rate each run has shown. A task not started yet takes the
+rate of the same task in another seed of the recipe, else the recipe's slowest rate so far: a rough guess (an image
+task is slower than a bandit) until that task has run once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import select_tasks
+from .recipes import load_recipe
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One recipe, seed and task: steps done of the budget, and the training seconds they took."""
+
+    recipe: str
+    seed: int
+    task: str
+    done: int
+    budget: int
+    seconds: float
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.budget
+
+
+def _read_run(run_dir: Path) -> tuple[int, float]:
+    """(steps done, training seconds) of one run folder; (0, 0.0) if it holds neither kind of record yet."""
+    if (run_dir / "records.json").is_file():
+        data = json.loads((run_dir / "records.json").read_text(encoding="utf-8"))
+        return int(data["env_steps"]), float(data.get("train_seconds", 0.0))
+    if (run_dir / "summary.json").is_file():
+        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        return int(data["step"]), float(data.get("elapsed_s", 0.0))
+    return 0, 0.0
+
+
+def campaign_progress(runs_dir: str | Path) -> list[RunProgress]:
+    """Every seed and task of every recipe that has a folder in ``runs_dir``, in the recipe's seed and suite order."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise ValueError(f"{runs_dir} is not a folder; expected a runs folder (the --runs-dir of baseline train)")
+    rows = []
+    for recipe_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        try:
+            recipe = load_recipe(recipe_dir.name)
+        except ValueError as err:
+            raise ValueError(f"{recipe_dir}: the folder is named for no shipped recipe ({err})") from None
+        started = {int(p.name.removeprefix("s")) for p in recipe_dir.glob("s[0-9]*") if p.is_dir()}
+        for seed in sorted(set(recipe.seeds) | started):
+            for task in select_tasks(recipe):
+                done, seconds = _read_run(recipe_dir / f"s{seed}" / task.name)
+                budget = int(recipe.train_fields(task.name)["steps"])
+                rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds))
+    return rows
+
+
+def seconds_left(rows: list[RunProgress]) -> list[float | None]:
+    """The estimated training seconds each row still needs (module docstring); None where no rate is known yet."""
+    rate = {(r.recipe, r.seed, r.task): r.seconds / r.done for r in rows if r.done and r.seconds}
+    by_task: dict[tuple[str, str], list[float]] = {}
+    for (recipe, _, task), value in rate.items():
+        by_task.setdefault((recipe, task), []).append(value)
+    slowest: dict[str, float] = {}
+    for (recipe, _), values in by_task.items():
+        slowest[recipe] = max(slowest.get(recipe, 0.0), *values)
+    left = []
+    for r in rows:
+        per_step = rate.get((r.recipe, r.seed, r.task))
+        if per_step is None and (r.recipe, r.task) in by_task:
+            per_step = sum(by_task[r.recipe, r.task]) / len(by_task[r.recipe, r.task])
+        per_step = per_step if per_step is not None else slowest.get(r.recipe)
+        left.append(None if per_step is None else max(r.budget - r.done, 0) * per_step)
+    return left
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
+
+
+def report(rows: list[RunProgress]) -> str:
+    """The table of ``campaign_progress`` rows with the time left, and a total line."""
+    left = seconds_left(rows)
+    header = ("recipe", "seed", "task", "done", "budget", "%", "train time", "left (est.)")
+    lines = [(r.recipe, str(r.seed), r.task, f"{r.done:,}", f"{r.budget:,}", f"{min(r.done / r.budget, 1):.0%}",
+              _duration(r.seconds) if r.done else "-", "done" if r.finished else _duration(s))
+             for r, s in zip(rows, left, strict=True)]
+    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
+    right = {1, 3, 4, 5, 6, 7}
+    fmt = [lambda v, w=w, i=i: v.rjust(w) if i in right else v.ljust(w) for i, w in enumerate(widths)]
+    out = ["  ".join(f(v) for f, v in zip(fmt, row, strict=True)).rstrip() for row in [header, *lines]]
+    finished = sum(r.finished for r in rows)
+    known = [s for r, s in zip(rows, left, strict=True) if not r.finished]
+    total = "?" if None in known else _duration(sum(known))
+    out.append(f"{finished} of {len(rows)} runs finished; about {total} of training left on one core per run "
+               "at the rates measured so far")
+    return "\n".join(out)

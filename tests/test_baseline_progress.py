@@ -1,0 +1,75 @@
+"""``plastic-gym baseline progress``: a runs folder read against the recipes' budgets, and the time left."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plastic_gym.baselines.progress import campaign_progress, report, seconds_left
+from plastic_gym.cli import main
+
+RL_TASKS = ["bandit-2", "bandit-10", "bandit-2-reversal", "harlow", "harlow-glyphs", "maze"]
+
+
+def _rl_run(root, recipe, seed, task, steps, seconds):
+    run = root / recipe / f"s{seed}" / task
+    run.mkdir(parents=True)
+    (run / "records.json").write_text(json.dumps({"env_steps": steps, "train_seconds": seconds, "records": []}))
+
+
+def _supervised_run(root, recipe, seed, task, step, seconds):
+    run = root / recipe / f"s{seed}" / task
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"step": step, "elapsed_s": seconds}))
+
+
+@pytest.fixture
+def runs(tmp_path):
+    _rl_run(tmp_path, "rl-recurrent-ppo-lstm", 0, "bandit-2", 1_001_472, 400.0)
+    _rl_run(tmp_path, "rl-recurrent-ppo-lstm", 0, "harlow", 250_000, 500.0)
+    _supervised_run(tmp_path, "rnn", 1, "assoc", 2500, 100.0)
+    return tmp_path
+
+
+def test_every_seed_and_task_of_a_recipe_against_its_budget(runs):
+    rows = campaign_progress(runs)
+    lstm = [r for r in rows if r.recipe == "rl-recurrent-ppo-lstm"]
+    assert [(r.seed, r.task) for r in lstm] == [(s, t) for s in (0, 1, 2) for t in RL_TASKS]
+    first = lstm[0]
+    assert (first.done, first.budget, first.seconds, first.finished) == (1_001_472, 1_000_000, 400.0, True)
+    assert (lstm[3].done, lstm[3].finished) == (250_000, False)
+    assert not any(r.done for r in lstm[6:])
+    assoc = [r for r in rows if r.recipe == "rnn" and r.task == "assoc"]
+    assert [(r.seed, r.done, r.budget) for r in assoc] == [(0, 0, 5000), (1, 2500, 5000)]
+
+
+def test_time_left_from_each_runs_rate(runs):
+    rows = campaign_progress(runs)
+    left = dict(zip([(r.recipe, r.seed, r.task) for r in rows], seconds_left(rows), strict=True))
+    assert left["rl-recurrent-ppo-lstm", 0, "bandit-2"] == 0
+    assert left["rl-recurrent-ppo-lstm", 0, "harlow"] == pytest.approx(750_000 * 500 / 250_000)
+    # a task not started: the same task's rate in another seed, else the recipe's slowest rate
+    assert left["rl-recurrent-ppo-lstm", 1, "harlow"] == pytest.approx(1_000_000 * 500 / 250_000)
+    assert left["rl-recurrent-ppo-lstm", 1, "maze"] == pytest.approx(1_000_000 * 500 / 250_000)
+    assert left["rnn", 0, "assoc"] == pytest.approx(5000 * 100 / 2500)
+    assert left["rnn", 0, "copy"] == pytest.approx(1000 * 100 / 2500)
+
+
+def test_report_lists_the_runs_and_the_total(runs):
+    text = report(campaign_progress(runs))
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["recipe", "seed", "task"]
+    assert lines[1].split()[:6] == ["rl-recurrent-ppo-lstm", "0", "bandit-2", "1,001,472", "1,000,000", "100%"]
+    assert lines[1].endswith("done")
+    assert lines[-1].startswith("1 of 32 runs finished")
+
+
+def test_cli_prints_the_report_and_refuses_a_bad_folder(runs, tmp_path, capsys):
+    assert main(["baseline", "progress", str(runs)]) == 0
+    assert "runs finished" in capsys.readouterr().out
+    assert main(["baseline", "progress", str(tmp_path / "missing")]) == 2
+    assert "expected a runs folder" in capsys.readouterr().err
+    (runs / "not-a-recipe").mkdir()
+    assert main(["baseline", "progress", str(runs)]) == 2
+    assert "not-a-recipe" in capsys.readouterr().err
