@@ -35,6 +35,11 @@ def register(subparsers) -> None:
         p.add_argument("--force", action="store_true", help="retrain an entry that already exists")
         p.add_argument("--no-progress", dest="progress", action="store_false")
 
+    campaign = sub.add_parser("campaign", help="train a campaign folder's recipes and seeds, resuming its run folders")
+    campaign.add_argument("folder", help="a campaign folder (holding campaign.json), e.g. baselines/campaigns/rl-1m")
+    campaign.add_argument("--workers", type=int, default=1, help="trainings at once, one core each (default 1)")
+    campaign.set_defaults(func=_campaign)
+
     train = sub.add_parser("train", help="train one seed of a recipe, evaluate it and submit it")
     common(train)
     train.add_argument("--seed", type=int, default=0)
@@ -74,6 +79,23 @@ def _progress(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report(rows))
+    return 0
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    from .campaign import load_campaign, run_campaign
+    from .progress import campaign_progress, report
+
+    try:
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
+        campaign = load_campaign(args.folder)
+        print(report(campaign_progress(campaign.folder)), flush=True)
+        done = run_campaign(campaign, workers=args.workers)
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(done, indent=2))
     return 0
 
 

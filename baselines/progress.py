@@ -3,10 +3,11 @@
 A runs folder (``--runs-dir`` of ``baseline train``) holds one run folder per recipe, seed and task,
 ``RUNS_DIR/<recipe>/s<seed>/<task>/``: an RL run's ``records.json`` says how many env steps it has done and in how many
 training seconds, a supervised run's ``summary.json`` how many outer steps (``baselines/rl.py``, ``agents/trainer.py``).
-For every recipe found there, this lists each of its seeds and suite tasks against the recipe's budget, the ones not
-started included, and estimates the time left from the rate each run has shown. A task not started yet takes the
-rate of the same task in another seed of the recipe, else the recipe's slowest rate so far: a rough guess (an image
-task is slower than a bandit) until that task has run once.
+For every (recipe, seed) of a campaign folder (``campaign.json``, ``campaign.py``), or else every recipe found there
+and its seeds, this lists each suite task against the recipe's budget, the ones not started included, and estimates
+the time left from the rate each run has shown. A task not started yet takes the rate of the same task in another
+seed of the recipe, else the recipe's slowest rate so far: a rough guess (an image task is slower than a bandit)
+until that task has run once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .common import select_tasks
-from .recipes import load_recipe
+from .recipes import Recipe, load_recipe
 
 
 @dataclass(frozen=True)
@@ -46,23 +47,34 @@ def _read_run(run_dir: Path) -> tuple[int, float]:
     return 0, 0.0
 
 
-def campaign_progress(runs_dir: str | Path) -> list[RunProgress]:
-    """Every seed and task of every recipe that has a folder in ``runs_dir``, in the recipe's seed and suite order."""
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        raise ValueError(f"{runs_dir} is not a folder; expected a runs folder (the --runs-dir of baseline train)")
-    rows = []
+def _runs_found(runs_dir: Path) -> list[tuple[Recipe, int]]:
+    """(recipe, seed) for every recipe with a folder in ``runs_dir``: the recipe's seeds and any other seed started."""
+    runs = []
     for recipe_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         try:
             recipe = load_recipe(recipe_dir.name)
         except ValueError as err:
             raise ValueError(f"{recipe_dir}: the folder is named for no shipped recipe ({err})") from None
         started = {int(p.name.removeprefix("s")) for p in recipe_dir.glob("s[0-9]*") if p.is_dir()}
-        for seed in sorted(set(recipe.seeds) | started):
-            for task in select_tasks(recipe):
-                done, seconds = _read_run(recipe_dir / f"s{seed}" / task.name)
-                budget = int(recipe.train_fields(task.name)["steps"])
-                rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds))
+        runs += [(recipe, seed) for seed in sorted(set(recipe.seeds) | started)]
+    return runs
+
+
+def campaign_progress(runs_dir: str | Path) -> list[RunProgress]:
+    """Every task of every (recipe, seed) of ``runs_dir``: a campaign folder's runs (``campaign.py``), else every
+    recipe that has a folder there, in the recipe's seed and suite order."""
+    from .campaign import CAMPAIGN_FILE, load_campaign
+
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise ValueError(f"{runs_dir} is not a folder; expected a runs folder (the --runs-dir of baseline train)")
+    runs = load_campaign(runs_dir).runs if (runs_dir / CAMPAIGN_FILE).exists() else _runs_found(runs_dir)
+    rows = []
+    for recipe, seed in runs:
+        for task in select_tasks(recipe):
+            done, seconds = _read_run(runs_dir / recipe.name / f"s{seed}" / task.name)
+            budget = int(recipe.train_fields(task.name)["steps"])
+            rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds))
     return rows
 
 
@@ -104,8 +116,10 @@ def report(rows: list[RunProgress]) -> str:
     fmt = [lambda v, w=w, i=i: v.rjust(w) if i in right else v.ljust(w) for i, w in enumerate(widths)]
     out = ["  ".join(f(v) for f, v in zip(fmt, row, strict=True)).rstrip() for row in [header, *lines]]
     finished = sum(r.finished for r in rows)
-    known = [s for r, s in zip(rows, left, strict=True) if not r.finished]
-    total = "?" if None in known else _duration(sum(known))
-    out.append(f"{finished} of {len(rows)} runs finished; about {total} of training left on one core per run "
-               "at the rates measured so far")
+    open_left = [s for r, s in zip(rows, left, strict=True) if not r.finished]
+    known = [s for s in open_left if s is not None]
+    unknown = len(open_left) - len(known)
+    out.append(f"{finished} of {len(rows)} runs finished; about {_duration(sum(known))} of training (one core per run) "
+               "left at the rates measured so far" + (f", and {unknown} runs of recipes with no rate yet" if unknown
+                                                      else ""))
     return "\n".join(out)

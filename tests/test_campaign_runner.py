@@ -1,0 +1,106 @@
+"""``plastic-gym baseline campaign`` (``baselines/campaign.py``): a campaign folder's runs are trained into its run
+folders, complete entries are left alone, and on a fresh clone (run folders only) the entries are rebuilt from the
+run folders without training again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plastic_gym.baselines import campaign as campaign_mod
+from plastic_gym.baselines import entries
+from plastic_gym.cli import main
+
+TINY = {"name": "tinyrl", "kind": "rl", "description": "test",
+        "train": {"algo": "PPO", "n_envs": 2, "n_steps": 16, "batch_size": 32, "n_epochs": 1, "gamma": 0.0,
+                  "policy_kwargs": {"net_arch": [8]}},
+        "steps": 64, "seeds": [0, 1], "tasks": ["assoc"]}
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A campaign of the tiny recipe's two seeds; evaluation replaced by a record of the calls."""
+    recipe = tmp_path / "tinyrl.json"
+    recipe.write_text(json.dumps(TINY))
+    folder = tmp_path / "campaign"
+    folder.mkdir()
+    runs = [[str(recipe), 1], [str(recipe), 0]]
+    (folder / "campaign.json").write_text(json.dumps({"description": "t", "runs": runs}))
+    calls = []
+
+    def fake_evaluate(manifest, suite_name, result_dir, force, progress):
+        calls.append((manifest.parent.name, force))
+        return result_dir / f"{manifest.parent.name}.json"
+
+    monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
+    return folder, calls
+
+
+def _records(folder, seed):
+    return json.loads((folder / "tinyrl" / f"s{seed}" / "assoc" / "records.json").read_text())
+
+
+def test_campaign_trains_each_run_in_order_then_has_nothing_left(folder):
+    folder, calls = folder
+    campaign = campaign_mod.load_campaign(folder)
+    assert [(r.name, s) for r, s in campaign.runs] == [("tinyrl", 1), ("tinyrl", 0)]
+    assert campaign_mod.missing_tasks(campaign, *campaign.runs[0]) == ["assoc"]
+    done = campaign_mod.run_campaign(campaign)
+    assert [d["entry"] for d in done] == ["tinyrl-s1", "tinyrl-s0"]
+    assert calls == [("tinyrl-s1", True), ("tinyrl-s0", True)]
+    for seed in (0, 1):
+        assert _records(folder, seed)["env_steps"] == 64
+        assert (folder / "entries" / f"tinyrl-s{seed}" / "assoc.zip").is_file()
+    assert campaign_mod.run_campaign(campaign) == []
+    assert len(calls) == 2
+
+
+def test_fresh_clone_rebuilds_the_entries_from_the_run_folders_without_training(folder, monkeypatch):
+    folder, _ = folder
+    campaign = campaign_mod.load_campaign(folder)
+    campaign_mod.run_campaign(campaign)
+    before = _records(folder, 0)
+    curves_before = json.loads((folder / "entries" / "tinyrl-s0" / "curves.json").read_text())["assoc"]
+    for path in sorted((folder / "entries").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+
+    def no_learning(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    from stable_baselines3 import PPO
+
+    monkeypatch.setattr(PPO, "learn", no_learning)
+    assert [d["entry"] for d in campaign_mod.run_campaign(campaign)] == ["tinyrl-s1", "tinyrl-s0"]
+    assert _records(folder, 0) == before
+    curves = json.loads((folder / "entries" / "tinyrl-s0" / "curves.json").read_text())["assoc"]
+    assert curves["records"] == curves_before["records"] and curves["env_steps"] == 64
+
+
+@pytest.mark.parametrize("runs, message", [
+    ([], "non-empty list of [recipe, seed] pairs"),
+    ([["rl-ppo-mlp", 5]], "not one of the recipe's seeds [0]"),
+    ([["rl-ppo-mlp", 0], ["rl-ppo-mlp", 0]], "listed twice"),
+    ([["no-such-recipe", 0]], "unknown baseline 'no-such-recipe'"),
+])
+def test_bad_campaign_files_are_refused(tmp_path, runs, message):
+    (tmp_path / "campaign.json").write_text(json.dumps({"runs": runs}))
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        campaign_mod.load_campaign(tmp_path)
+
+
+def test_cli_refuses_a_folder_without_a_campaign(tmp_path, capsys):
+    assert main(["baseline", "campaign", str(tmp_path)]) == 2
+    assert "no campaign.json" in capsys.readouterr().err
+    assert main(["baseline", "campaign", str(tmp_path), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
+
+
+def test_committed_campaigns_load():
+    from pathlib import Path
+
+    folders = sorted((Path(__file__).resolve().parents[1] / "baselines" / "campaigns").glob("*/campaign.json"))
+    assert folders
+    for path in folders:
+        campaign = campaign_mod.load_campaign(path.parent)
+        assert campaign.runs and campaign.description
