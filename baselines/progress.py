@@ -119,7 +119,10 @@ def report(rows: list[RunProgress]) -> str:
     open_left = [s for r, s in zip(rows, left, strict=True) if not r.finished]
     known = [s for s in open_left if s is not None]
     unknown = len(open_left) - len(known)
-    out.append(f"{finished} of {len(rows)} runs finished; about {_duration(sum(known))} of training (one core per run) "
-               "left at the rates measured so far" + (f", and {unknown} runs of recipes with no rate yet" if unknown
-                                                      else ""))
+    parts = [f"{finished} of {len(rows)} runs finished"]
+    if known:
+        parts.append(f"about {_duration(sum(known))} of training (one core per run) left at the rates measured so far")
+    if unknown:
+        parts.append(f"{unknown} runs of recipes with no rate yet")
+    out.append("; ".join(parts))
     return "\n".join(out)

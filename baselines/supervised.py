@@ -21,6 +21,17 @@ from .recipes import Recipe
 _RESUME_ONLY = ("optimizer", "rng", "pending_losses")
 
 
+def task_config(recipe: Recipe, task, seed: int, steps: int | None = None):
+    """The ``TrainConfig`` of one suite task of ``recipe`` (``steps``: instead of the recipe's budget)."""
+    from plastic_gym.agents.trainer import TrainConfig
+
+    fields = recipe.train_fields(task.name)
+    if steps is not None:
+        fields["steps"] = steps
+    task_kwargs = {**training_kwargs(task), **fields.pop("task_kwargs", {})}
+    return TrainConfig(task_id=task.env_id, task_kwargs=task_kwargs, seed=seed, **fields)
+
+
 def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselines", steps: int | None = None,
                  tasks: list[str] | None = None, checkpoint_dir: str | Path | None = None,
                  force: bool = False, progress: bool = True) -> Path:
@@ -31,17 +42,13 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     sweep continues where it stopped). Returns the manifest path.
     """
     from plastic_gym.agents.checkpoint import load_checkpoint, save_checkpoint
-    from plastic_gym.agents.trainer import TrainConfig, train
+    from plastic_gym.agents.trainer import train
 
     selected = select_tasks(recipe, tasks)
     out = entry_dir(recipe, seed, checkpoint_dir)
     check_not_trained(out, selected, ".pt", force)
     for task in selected:
-        fields = recipe.train_fields(task.name)
-        if steps is not None:
-            fields["steps"] = steps
-        task_kwargs = {**training_kwargs(task), **fields.pop("task_kwargs", {})}
-        config = TrainConfig(task_id=task.env_id, task_kwargs=task_kwargs, seed=seed, **fields)
+        config = task_config(recipe, task, seed, steps)
         run_dir = Path(runs_dir) / recipe.name / f"s{seed}" / task.name
         resume = run_dir / "checkpoint.pt"
         train(config, run_dir, resume=resume if resume.exists() and not force else None, force=force, progress=progress)

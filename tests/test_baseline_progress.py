@@ -7,9 +7,12 @@ import json
 import pytest
 
 from plastic_gym.baselines.progress import campaign_progress, report, seconds_left
+from plastic_gym.baselines.recipes import load_recipe
 from plastic_gym.cli import main
 
 RL_TASKS = ["bandit-2", "bandit-10", "bandit-2-reversal", "harlow", "harlow-glyphs", "maze"]
+RNN = load_recipe("rnn")
+ASSOC, COPY = RNN.train_fields("assoc")["steps"], RNN.train_fields("copy")["steps"]
 
 
 def _rl_run(root, recipe, seed, task, steps, seconds):
@@ -41,7 +44,7 @@ def test_every_seed_and_task_of_a_recipe_against_its_budget(runs):
     assert (lstm[3].done, lstm[3].finished) == (250_000, False)
     assert not any(r.done for r in lstm[6:])
     assoc = [r for r in rows if r.recipe == "rnn" and r.task == "assoc"]
-    assert [(r.seed, r.done, r.budget) for r in assoc] == [(0, 0, 5000), (1, 2500, 5000)]
+    assert [(r.seed, r.done, r.budget) for r in assoc] == [(0, 0, ASSOC), (1, 2500, ASSOC)]
 
 
 def test_time_left_from_each_runs_rate(runs):
@@ -52,8 +55,8 @@ def test_time_left_from_each_runs_rate(runs):
     # a task not started: the same task's rate in another seed, else the recipe's slowest rate
     assert left["rl-recurrent-ppo-lstm", 1, "harlow"] == pytest.approx(1_000_000 * 500 / 250_000)
     assert left["rl-recurrent-ppo-lstm", 1, "maze"] == pytest.approx(1_000_000 * 500 / 250_000)
-    assert left["rnn", 0, "assoc"] == pytest.approx(5000 * 100 / 2500)
-    assert left["rnn", 0, "copy"] == pytest.approx(1000 * 100 / 2500)
+    assert left["rnn", 0, "assoc"] == pytest.approx(ASSOC * 100 / 2500)
+    assert left["rnn", 0, "copy"] == pytest.approx(COPY * 100 / 2500)
 
 
 def test_report_lists_the_runs_and_the_total(runs):
