@@ -93,17 +93,28 @@ def _train_and_evaluate(campaign: Campaign, recipe: Recipe, seed: int, tasks: li
     return {"entry": entry_dir(recipe, seed, campaign.entries).name, "manifest": str(manifest), "result": str(result)}
 
 
+def _job(campaign: Campaign, recipe: Recipe, seed: int, tasks: list[str]) -> dict[str, Any]:
+    """``_train_and_evaluate``, a failure reported as ``{"entry", "error"}`` so that the other runs go on."""
+    try:
+        return _train_and_evaluate(campaign, recipe, seed, tasks)
+    except Exception as err:  # noqa: BLE001 - one failed run must not stop a campaign of many hours
+        return {"entry": entry_dir(recipe, seed, campaign.entries).name, "error": f"{type(err).__name__}: {err}"}
+
+
+def _announce(done: dict[str, Any]) -> dict[str, Any]:
+    outcome = f"failed: {done['error']}" if "error" in done else done["result"]
+    print(f"{done['entry']} {outcome}", flush=True)
+    return done
+
+
 def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
     """Train and evaluate every (recipe, seed) of the campaign whose entry is not complete, ``workers`` at a time
-    (1: in this process); returns what each wrote, in the order they finished."""
+    (1: in this process); returns what each wrote (or its ``error``: a failed run does not stop the others), in the
+    order they finished."""
     pending = [(r, s, t) for r, s in campaign.runs if (t := missing_tasks(campaign, r, s))]
     if workers == 1:
-        return [_train_and_evaluate(campaign, r, s, t) for r, s, t in pending]
-    done = []
+        return [_announce(_job(campaign, r, s, t)) for r, s, t in pending]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_train_and_evaluate, campaign, r, s, t) for r, s, t in pending]
-        for future in as_completed(futures):
-            done.append(future.result())
-            print(f"finished {done[-1]['entry']}: {done[-1]['result']}", flush=True)
-    return done
+        futures = [pool.submit(_job, campaign, r, s, t) for r, s, t in pending]
+        return [_announce(f.result()) for f in as_completed(futures)]
 

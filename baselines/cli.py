@@ -96,7 +96,7 @@ def _campaign(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(done, indent=2))
-    return 0
+    return 1 if any("error" in d for d in done) else 0
 
 
 def _train_kwargs(args: argparse.Namespace) -> dict:

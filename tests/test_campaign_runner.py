@@ -104,3 +104,31 @@ def test_committed_campaigns_load():
     for path in folders:
         campaign = campaign_mod.load_campaign(path.parent)
         assert campaign.runs and campaign.description
+
+
+def test_a_failed_run_is_reported_and_the_others_go_on(folder, monkeypatch, capsys):
+    folder, calls = folder
+    real = entries.train_entry
+
+    def train_entry(recipe, seed, **kwargs):
+        if seed == 1:
+            raise RuntimeError("disk full")
+        return real(recipe, seed, **kwargs)
+
+    monkeypatch.setattr(entries, "train_entry", train_entry)
+    done = campaign_mod.run_campaign(campaign_mod.load_campaign(folder))
+    assert done[0] == {"entry": "tinyrl-s1", "error": "RuntimeError: disk full"}
+    assert done[1]["entry"] == "tinyrl-s0" and "error" not in done[1]
+    assert calls == [("tinyrl-s0", True)]
+    assert "tinyrl-s1 failed: RuntimeError: disk full" in capsys.readouterr().out
+    assert main(["baseline", "campaign", str(folder)]) == 1
+
+
+def test_workers_run_the_entries_in_parallel_processes(folder):
+    folder, _ = folder
+    done = campaign_mod.run_campaign(campaign_mod.load_campaign(folder), workers=2)
+    assert sorted(d["entry"] for d in done) == ["tinyrl-s0", "tinyrl-s1"]
+    assert not any("error" in d for d in done)
+    for seed in (0, 1):
+        assert _records(folder, seed)["env_steps"] == 64
+        assert (folder / "entries" / f"tinyrl-s{seed}" / "assoc.zip").is_file()
