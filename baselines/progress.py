@@ -12,9 +12,10 @@ until that task has run once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from plastic_gym.io import read_json_file
 
 from .common import select_tasks
 from .recipes import Recipe, load_recipe
@@ -39,10 +40,10 @@ class RunProgress:
 def _read_run(run_dir: Path) -> tuple[int, float]:
     """(steps done, training seconds) of one run folder; (0, 0.0) if it holds neither kind of record yet."""
     if (run_dir / "records.json").is_file():
-        data = json.loads((run_dir / "records.json").read_text(encoding="utf-8"))
+        data = read_json_file(run_dir / "records.json", "run records")
         return int(data["env_steps"]), float(data.get("train_seconds", 0.0))
     if (run_dir / "summary.json").is_file():
-        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        data = read_json_file(run_dir / "summary.json", "run summary")
         return int(data["step"]), float(data.get("elapsed_s", 0.0))
     return 0, 0.0
 
