@@ -14,7 +14,7 @@ continuing from its last snapshot (a finished task is only re-saved).
 The entries (``FOLDER/entries/<recipe>-s<seed>/``) and their result files (``FOLDER/results/``) are derived from the
 run folders, so they are not committed (``.gitignore``); once an entry has all its tasks it is evaluated on its
 suite, its result file rewritten with the tasks it has now, so that a finished seed can be read before the whole
-campaign is in. Nothing is submitted: the board takes the entries once every seed is in (the campaign's README).
+campaign is in. Nothing is submitted: an entry goes to the board by hand (the campaign's README).
 """
 
 from __future__ import annotations
