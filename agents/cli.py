@@ -75,11 +75,15 @@ def register(subparsers) -> None:
                    help="auto (CUDA if available, else CPU; default), cpu, cuda or cuda:N")
     p.add_argument("--encoder-channels", type=int, default=64,
                    help="conv width of the Conv-4 encoder of image tasks (default 64, the paper's)")
-    p.add_argument("--pretrain-encoder", choices=("classification",), default=None,
-                   help="pretrain the image encoder first (a classifier over the training classes: glyphs, or the "
-                        "Omniglot training characters with rotations as classes), then meta-train on top")
+    p.add_argument("--pretrain-encoder", choices=("classification", "prototypical"), default=None,
+                   help="pretrain the image encoder first over the training classes (glyphs, or the Omniglot "
+                        "training characters with rotations as classes), as a classifier or on prototypical "
+                        "episodes (nearest class mean), then meta-train on top")
     p.add_argument("--pretrain-steps", type=int, default=2000, help="pretraining steps (default 2000)")
     p.add_argument("--pretrain-batch", type=int, default=128, help="pretraining batch (default 128)")
+    p.add_argument("--pretrain-way", type=int, default=32, metavar="N",
+                   help="prototypical pretraining: classes per episode, each with --pretrain-batch / N drawings "
+                        "(default 32)")
     p.add_argument("--pretrain-classes", type=int, default=1000,
                    help="glyph training classes seen in pretraining (default 1000; Omniglot uses every character)")
     p.add_argument("--pretrain-feature-rms", type=float, default=1.0, metavar="X",
@@ -110,7 +114,8 @@ def pretrain_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"method": args.pretrain_encoder, "source": "omniglot" if omni else "glyphs",
             "steps": args.pretrain_steps, "batch_size": args.pretrain_batch, "n_classes": args.pretrain_classes,
             "freeze": args.freeze_encoder, "seed": args.seed, "root": kw.get("root") if omni else None,
-            "feature_rms": args.pretrain_feature_rms or None, "normalize": args.pretrain_normalize}
+            "feature_rms": args.pretrain_feature_rms or None, "normalize": args.pretrain_normalize,
+            "episode_way": args.pretrain_way}
 
 
 def plastic_options(args: argparse.Namespace) -> list[tuple[str, Any]]:

@@ -1,13 +1,21 @@
-"""Encoder pretraining by plain classification, for the one-shot image tasks (``cnn_pretrain="classification"``).
+"""Encoder pretraining for the one-shot image tasks: plain classification (``cnn_pretrain="classification"``) or
+prototypical episodes.
 
 A fresh Conv-4 maps the drawings of different classes to nearly the same features (mean pairwise cosine of the
 class features about 0.999), and meta-training a plastic cell on top of it does not leave that plateau in a few
-thousand steps. As in the paper's code, the encoder is first trained as an ordinary classifier over many training
-classes, then the plastic network is meta-trained on top with the encoder frozen or fine-tuned:
+thousand steps. As in the paper's code, the encoder is first trained over many training classes, then the plastic
+network is meta-trained on top with the encoder frozen or fine-tuned. Two objectives (``PretrainConfig.method``):
 
-    logits = W phi(x) + b,    loss = cross-entropy(logits, class of x)
+- ``"classification"``: an ordinary classifier,
 
-where phi is the ``Conv4Encoder`` the meta-trained model uses and (W, b) a linear head that is thrown away after.
+      logits = W phi(x) + b,    loss = cross-entropy(logits, class of x)
+
+  where phi is the ``Conv4Encoder`` the meta-trained model uses and (W, b) a linear head that is thrown away after;
+- ``"prototypical"``: the episodic loss of prototypical networks (Snell et al. 2017). Each step is one episode of
+  ``episode_way`` training classes with ``batch_size // episode_way`` drawings each; the first drawing of a class
+  is its support (one shot, as in the tasks), the others are queries, and
+
+      c_k = phi(support of class k),    loss = cross-entropy(-||phi(q) - c_k||^2 over k, class of q).
 The trained features are then rescaled to a root-mean-square of ``feature_rms`` per dimension (``rescale_features``):
 the plastic cell reads ``[phi(x), one-hot label]``, and features far larger than the label drown it in the Hebbian
 products and in the joint clip of the plastic update.
@@ -53,7 +61,7 @@ __all__ = ["PRETRAIN_NAME", "PretrainConfig", "class_feature_cosine", "evaluate_
 #: File of the pretraining state inside a training run's folder (resumable on its own).
 PRETRAIN_NAME = "pretrain.pt"
 PRETRAIN_FORMAT = "plastic-gym-pretrain"
-METHODS = ("classification",)
+METHODS = ("classification", "prototypical")
 SOURCES = ("glyphs", "omniglot")
 #: The numpy seed-sequence entry of the pretraining batches (apart from the meta-trainer's streams 1 and 2).
 _PRETRAIN_STREAM = 3
@@ -67,9 +75,11 @@ class PretrainConfig:
     """One pretraining run of the encoder (stored in the meta-training config as a plain dict).
 
     Attributes:
-        method: ``"classification"`` (the only method: a linear head over ``n_classes`` training classes).
+        method: ``"classification"`` (a linear head over the training classes) or ``"prototypical"`` (episodes of
+            ``episode_way`` classes, nearest class mean); see the module docstring.
         source: ``"glyphs"`` or ``"omniglot"`` (see the module docstring).
         steps: optimizer steps (AdamW, amsgrad) of ``batch_size`` examples each.
+        episode_way: prototypical only: classes per episode (``batch_size // episode_way`` drawings each, >= 2).
         n_classes: glyphs only: how many training classes (ids ``0..n_classes-1``); Omniglot uses every character.
         rotations: Omniglot only: the four 90-degree rotations of a character are four classes.
         jitter: Omniglot only: strength of the random affine jitter (rotation up to ``jitter`` radians, scale up to
@@ -102,12 +112,18 @@ class PretrainConfig:
     eval_episodes: int = 256
     feature_rms: float | None = 1.0
     normalize: bool = False
+    episode_way: int = 32
 
     def __post_init__(self):
         require_choice("pretraining method", self.method, METHODS)
         require_choice("pretraining source", self.source, SOURCES)
-        for name in ("steps", "batch_size", "n_classes", "eval_every", "eval_episodes"):
-            require_int(f"pretrain {name}", getattr(self, name), minimum={"steps": 0, "n_classes": 2}.get(name, 1))
+        for name in ("steps", "batch_size", "n_classes", "eval_every", "eval_episodes", "episode_way"):
+            require_int(f"pretrain {name}", getattr(self, name),
+                        minimum={"steps": 0, "n_classes": 2, "episode_way": 2}.get(name, 1))
+        if self.method == "prototypical":
+            require(self.batch_size >= 2 * self.episode_way,
+                    f"pretrain batch_size ({self.batch_size}) must hold at least 2 drawings (a support and a query) "
+                    f"of each of the episode_way={self.episode_way} classes")
         rms = self.feature_rms
         require(rms is None or (isinstance(rms, (int, float)) and not isinstance(rms, bool) and rms > 0),
                 f"pretrain feature_rms must be a number > 0 or None, got {rms!r}")
@@ -135,9 +151,17 @@ class _GlyphClasses:
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(self.n_classes, size=size)
-        rand = KeyedRandom(random_keys(rng, size))
-        images = glyphs.draw(rand, labels[:, None], np.zeros((size, 1), np.int64), self.image_size)
-        return images, labels  # [N, 1, H, W] uint8, [N]
+        return self.draw(rng, labels), labels  # [N, 1, H, W] uint8, [N]
+
+    def episode(self, rng: np.random.Generator, n_way: int, per_class: int) -> np.ndarray:
+        """``per_class`` fresh drawings of each of ``n_way`` distinct classes, class by class: ``[n_way * per_class,
+        1, H, W]`` uint8."""
+        return self.draw(rng, np.repeat(rng.choice(self.n_classes, n_way, replace=False), per_class))
+
+    def draw(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+        """A fresh drawing of each class of ``labels [N]``: ``[N, 1, H, W]`` uint8."""
+        rand = KeyedRandom(random_keys(rng, len(labels)))
+        return glyphs.draw(rand, labels[:, None], np.zeros((len(labels), 1), np.int64), self.image_size)
 
 
 class _OmniglotClasses:
@@ -150,11 +174,24 @@ class _OmniglotClasses:
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(self.n_classes, size=size)
+        return self.draw(rng, labels, rng.integers(self.data.n_drawings, size=size)), labels
+
+    def episode(self, rng: np.random.Generator, n_way: int, per_class: int) -> np.ndarray:
+        """``per_class`` distinct drawings of each of ``n_way`` distinct classes, class by class: ``[n_way *
+        per_class, 1, H, W]`` uint8."""
+        require(per_class <= self.data.n_drawings,
+                f"an Omniglot episode holds at most {self.data.n_drawings} drawings per class, asked {per_class}")
+        classes = rng.choice(self.n_classes, n_way, replace=False)
+        drawings = np.argsort(rng.random((n_way, self.data.n_drawings)), axis=1)[:, :per_class]
+        return self.draw(rng, np.repeat(classes, per_class), drawings.ravel())
+
+    def draw(self, rng: np.random.Generator, labels: np.ndarray, drawings: np.ndarray) -> np.ndarray:
+        """Drawing ``drawings[i]`` of class ``labels[i]``, rotated as the class says: ``[N, 1, H, W]`` uint8."""
         char, turn = labels % self.data.n_characters, labels // self.data.n_characters
-        images = self.data.images[char, rng.integers(self.data.n_drawings, size=size)]  # [N, H, W]
+        images = self.data.images[char, drawings]  # [N, H, W]
         for k in range(1, self.n_rotations):  # four array-wide rotations, not a loop over examples
             images = np.where((turn == k)[:, None, None], np.rot90(images, k, axes=(1, 2)), images)
-        return images[:, None], labels
+        return images[:, None]
 
 
 def jitter_images(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -250,8 +287,9 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
     encoder.normalize = False  # the classifier trains on the raw projection; config.normalize applies after
     source = (_GlyphClasses(config.n_classes, size) if config.source == "glyphs"
               else _OmniglotClasses(config.root, size, config.rotations))
-    head = nn.Linear(encoder.out_dim, source.n_classes)
+    head = nn.Linear(encoder.out_dim, source.n_classes) if config.method == "classification" else nn.Identity()
     params = list(encoder.parameters()) + list(head.parameters())
+    loss_of = _classification_loss if config.method == "classification" else _prototypical_loss
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
     rng = np.random.default_rng([config.seed, _PRETRAIN_STREAM])
     generator = torch.Generator().manual_seed(config.seed)
@@ -289,10 +327,7 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
     try:
         while step < config.steps:
             t0 = time.perf_counter()
-            images, labels = source.batch(rng, config.batch_size)
-            x = jitter_images(torch.from_numpy(images).float() / 255.0,
-                              config.jitter if config.source == "omniglot" else 0.0, generator)
-            loss = F.cross_entropy(head(encoder(x)), torch.from_numpy(labels))
+            loss = loss_of(encoder, head, source, config, rng, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -311,6 +346,29 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
     scale = rescale_features(encoder, val, config.feature_rms) if rescale else 1.0
     return {"config": config.to_dict(), "n_classes": source.n_classes, "steps": step,
             "elapsed_s": round(elapsed, 2), "records": records, "feature_scale": scale}
+
+
+def _images(images: np.ndarray, config: PretrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """uint8 drawings as floats in [0, 1], jittered for Omniglot (glyph drawings come jittered already)."""
+    return jitter_images(torch.from_numpy(images).float() / 255.0,
+                         config.jitter if config.source == "omniglot" else 0.0, generator)
+
+
+def _classification_loss(encoder, head, source, config, rng, generator) -> torch.Tensor:
+    """Cross-entropy of the linear head over the training classes, on ``batch_size`` random drawings."""
+    images, labels = source.batch(rng, config.batch_size)
+    return F.cross_entropy(head(encoder(_images(images, config, generator))), torch.from_numpy(labels))
+
+
+def _prototypical_loss(encoder, head, source, config, rng, generator) -> torch.Tensor:
+    """Cross-entropy of the nearest class mean on one episode: ``episode_way`` classes, the first drawing of each
+    the support (one shot), the others the queries."""
+    n_way, per_class = config.episode_way, config.batch_size // config.episode_way
+    feats = encoder(_images(source.episode(rng, n_way, per_class), config, generator)).reshape(n_way, per_class, -1)
+    labels = torch.arange(n_way)
+    support, query = feats[None, :, 0], feats[:, 1:].reshape(1, -1, feats.shape[-1])
+    logits = prototype_logits(support, labels[None], query, n_way)[0]  # [n_way * (per_class - 1), n_way]
+    return F.cross_entropy(logits, labels.repeat_interleave(per_class - 1))
 
 
 def rescale_features(encoder: Conv4Encoder, episodes, rms: float) -> float:
@@ -338,10 +396,10 @@ def _load_state(path: Path, config: PretrainConfig) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != PRETRAIN_FORMAT:
         raise RuntimeError(f"{path} is not a plastic-gym pretraining state (format {PRETRAIN_FORMAT!r})")
     mine = config.to_dict()
-    diffs = sorted(k for k in set(mine) | set(state["config"])
-                   if k not in _POST_TRAINING and mine.get(k) != state["config"].get(k))
+    stored = {**PretrainConfig().to_dict(), **state["config"]}  # options added since the state was made: defaults
+    diffs = sorted(k for k in set(mine) | set(stored) if k not in _POST_TRAINING and mine.get(k) != stored.get(k))
     if diffs:
         raise RuntimeError(f"pretraining state {path} was made with other options ({diffs}: "
-                           f"{ {k: state['config'].get(k) for k in diffs} } vs { {k: mine.get(k) for k in diffs} }); "
+                           f"{ {k: stored.get(k) for k in diffs} } vs { {k: mine.get(k) for k in diffs} }); "
                            "use another --out or delete it")
     return state

@@ -88,12 +88,49 @@ def test_pretraining_resumes_exactly(tmp_path):
     ({"method": "simclr"}, "method must be one of"), ({"source": "mnist"}, "source must be one of"),
     ({"steps": -1}, "steps must be an int >= 0"), ({"n_classes": 1}, "n_classes must be an int >= 2"),
     ({"jitter": 1.5}, "0 <= jitter < 1"), ({"feature_rms": 0}, "feature_rms must be a number > 0 or None"),
-    ({"normalize": 1}, "normalize must be a bool"),
+    ({"normalize": 1}, "normalize must be a bool"), ({"episode_way": 1}, "episode_way must be an int >= 2"),
+    ({"method": "prototypical", "batch_size": 60, "episode_way": 32}, "at least 2 drawings"),
     ({"colour": True}, r"PretrainConfig got unknown kwarg\(s\) \['colour'\]"),
 ])
 def test_bad_pretrain_config(bad, message):
     with pytest.raises(ValueError, match=message):
         PretrainConfig.from_dict(bad)
+
+
+def test_prototypical_pretraining_separates_held_out_classes():
+    """The episodic objective (nearest class mean on episodes of training classes), measured on a tiny run like the
+    classifier's: held-out class features separate and the prototype accuracy rises."""
+    config = PretrainConfig(**TINY, method="prototypical", episode_way=16)
+    summary = pretrain_encoder(tiny_encoder(), config, progress=False)
+    first, last = summary["records"][0]["val"], summary["records"][-1]["val"]
+    assert last["cosine"] < first["cosine"] - 0.1
+    assert last["prototype_accuracy"] > first["prototype_accuracy"] + 0.1
+
+
+def test_old_pretraining_state_resumes_with_the_new_options_at_their_defaults(tmp_path):
+    """A pretraining state written before an option existed stands for that option's default."""
+    config = dict(TINY, steps=2, eval_every=2, eval_episodes=8)
+    pretrain_encoder(tiny_encoder(), PretrainConfig(**config), tmp_path, progress=False)
+    state = torch.load(tmp_path / "pretrain.pt", weights_only=True)
+    del state["config"]["episode_way"]
+    torch.save(state, tmp_path / "pretrain.pt")
+    assert pretrain_encoder(tiny_encoder(), PretrainConfig(**config), tmp_path, progress=False)["steps"] == 2
+    with pytest.raises(RuntimeError, match="other options.*episode_way"):
+        pretrain_encoder(tiny_encoder(), PretrainConfig(**config, episode_way=8), tmp_path, progress=False)
+
+
+@needs_omniglot
+def test_omniglot_episodes_hold_distinct_drawings_of_distinct_classes():
+    source = _OmniglotClasses(str(OMNIGLOT), 28, rotations=True)
+    images = source.episode(np.random.default_rng(1), 8, 5)[:, 0].reshape(8, 5, 28, 28)
+    flat = images.reshape(40, -1)
+    assert len({f.tobytes() for f in flat}) == 40  # no drawing twice
+    for cls in images:  # each group is one class: its drawings come from one character in one rotation
+        hits = [(c, t) for c in range(source.data.n_characters) for t in range(4)
+                if all(any(np.array_equal(np.rot90(img, -t), d) for d in source.data.images[c]) for img in cls)]
+        assert len(hits) >= 1
+    with pytest.raises(ValueError, match="at most 20 drawings per class"):
+        source.episode(np.random.default_rng(1), 2, 21)
 
 
 @needs_omniglot
@@ -269,3 +306,14 @@ def test_evaluate_encoder_on_the_held_out_split():
     assert task.split == "test" and task.source == "glyphs"
     out = evaluate_encoder(tiny_encoder(), task, task.sample(8, 0))
     assert set(out) == {"cosine", "prototype_accuracy"} and 0 <= out["prototype_accuracy"] <= 1
+
+
+def test_cli_pretraining_flags_reach_the_config():
+    from plastic_gym.agents.cli import pretrain_options
+    from plastic_gym.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--task", "PlasticOneShot-v0", "--rule", "gradient", "--cell", "rnn",
+                                      "--steps", "1", "--out", "x", "--pretrain-encoder", "prototypical",
+                                      "--pretrain-way", "16", "--pretrain-batch", "64", "--freeze-encoder"])
+    config = PretrainConfig.from_dict(pretrain_options(args))
+    assert (config.method, config.episode_way, config.batch_size, config.freeze) == ("prototypical", 16, 64, True)
