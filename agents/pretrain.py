@@ -48,12 +48,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from plastic_gym import make_task
-from plastic_gym.core.rng import KeyedRandom, random_keys
 from plastic_gym.io import atomic_path
-from plastic_gym.tasks import glyphs, omniglot
 from plastic_gym.validation import reject_unknown_kwargs, require, require_choice, require_float, require_int
 
 from .encoder import Conv4Encoder
+from .fewshot_metrics import class_feature_cosine, prototype_accuracy, prototype_logits, prototype_scores
+from .pretrain_data import GlyphClasses, OmniglotClasses, jitter_images
 
 __all__ = ["PRETRAIN_NAME", "PretrainConfig", "class_feature_cosine", "evaluate_encoder", "rescale_features",
            "prototype_accuracy", "prototype_logits", "prototype_scores", "pretrain_encoder"]
@@ -142,117 +142,7 @@ class PretrainConfig:
         return cls(**data)
 
 
-# -- training classes ------------------------------------------------------------------------------------------
-class _GlyphClasses:
-    """Fresh drawings of the glyph training classes ``0..n_classes-1``."""
-
-    def __init__(self, n_classes: int, image_size: int):
-        self.n_classes, self.image_size = n_classes, image_size
-
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        labels = rng.integers(self.n_classes, size=size)
-        return self.draw(rng, labels), labels  # [N, 1, H, W] uint8, [N]
-
-    def episode(self, rng: np.random.Generator, n_way: int, per_class: int) -> np.ndarray:
-        """``per_class`` fresh drawings of each of ``n_way`` distinct classes, class by class: ``[n_way * per_class,
-        1, H, W]`` uint8."""
-        return self.draw(rng, np.repeat(rng.choice(self.n_classes, n_way, replace=False), per_class))
-
-    def draw(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
-        """A fresh drawing of each class of ``labels [N]``: ``[N, 1, H, W]`` uint8."""
-        rand = KeyedRandom(random_keys(rng, len(labels)))
-        return glyphs.draw(rand, labels[:, None], np.zeros((len(labels), 1), np.int64), self.image_size)
-
-
-class _OmniglotClasses:
-    """Drawings of the Omniglot training characters, each rotation by k * 90 degrees a class of its own."""
-
-    def __init__(self, root, image_size: int, rotations: bool):
-        self.data = omniglot.load(root, "train", image_size)
-        self.n_rotations = 4 if rotations else 1
-        self.n_classes = self.data.n_characters * self.n_rotations
-
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        labels = rng.integers(self.n_classes, size=size)
-        return self.draw(rng, labels, rng.integers(self.data.n_drawings, size=size)), labels
-
-    def episode(self, rng: np.random.Generator, n_way: int, per_class: int) -> np.ndarray:
-        """``per_class`` distinct drawings of each of ``n_way`` distinct classes, class by class: ``[n_way *
-        per_class, 1, H, W]`` uint8."""
-        require(per_class <= self.data.n_drawings,
-                f"an Omniglot episode holds at most {self.data.n_drawings} drawings per class, asked {per_class}")
-        classes = rng.choice(self.n_classes, n_way, replace=False)
-        drawings = np.argsort(rng.random((n_way, self.data.n_drawings)), axis=1)[:, :per_class]
-        return self.draw(rng, np.repeat(classes, per_class), drawings.ravel())
-
-    def draw(self, rng: np.random.Generator, labels: np.ndarray, drawings: np.ndarray) -> np.ndarray:
-        """Drawing ``drawings[i]`` of class ``labels[i]``, rotated as the class says: ``[N, 1, H, W]`` uint8."""
-        char, turn = labels % self.data.n_characters, labels // self.data.n_characters
-        images = self.data.images[char, drawings]  # [N, H, W]
-        for k in range(1, self.n_rotations):  # four array-wide rotations, not a loop over examples
-            images = np.where((turn == k)[:, None, None], np.rot90(images, k, axes=(1, 2)), images)
-        return images[:, None]
-
-
-def jitter_images(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-    """A random affine map per image (rotation, isotropic scale, shift; bilinear): ``[N, C, H, W]`` floats."""
-    if strength == 0:
-        return images
-    n = images.shape[0]
-    u = torch.rand(n, 4, generator=generator) * 2 - 1
-    angle, scale, shift = u[:, 0] * strength, 1 + u[:, 1] * strength, u[:, 2:] * strength
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
 # -- held-out measurements -----------------------------------------------------------------------------------
-def prototype_scores(query: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Prototypical-network logits (Snell et al. 2017): ``-||q - c_k||^2`` with c_k = sums_k / counts_k the mean
-    support feature of label k. ``query [B, Q, D]``, ``sums [B, K, D]``, ``counts [B, K]`` -> ``[B, Q, K]``; a
-    label with no support example gets ``-inf``."""
-    means = sums / counts.clamp_min(1)[..., None]
-    dist = (query[:, :, None, :] - means[:, None]).pow(2).sum(-1)
-    return (-dist).masked_fill(counts[:, None, :] == 0, float("-inf"))
-
-
-def prototype_logits(support: torch.Tensor, labels: torch.Tensor, query: torch.Tensor, n_way: int) -> torch.Tensor:
-    """``prototype_scores`` of the queries ``[B, Q, D]`` given support features ``[B, S, D]`` with labels
-    ``[B, S]`` (int64): ``[B, Q, n_way]``."""
-    onehot = F.one_hot(labels, n_way).to(support.dtype)  # [B, S, n_way]
-    return prototype_scores(query, onehot.transpose(1, 2) @ support, onehot.sum(1))
-
-
-def _episode_features(encoder: nn.Module, episodes) -> torch.Tensor:
-    image = torch.as_tensor(episodes.obs["image"])
-    B, T = image.shape[:2]
-    with torch.no_grad():
-        return encoder(image.reshape(B * T, *image.shape[2:])).reshape(B, T, -1)
-
-
-def class_feature_cosine(encoder: nn.Module, episodes, support_length: int) -> float:
-    """Mean pairwise cosine between the class features of an episode (the mean support feature per label),
-    averaged over episodes. Near 1: the encoder cannot tell the classes apart; lower is better."""
-    feats = _episode_features(encoder, episodes)[:, :support_length]
-    labels = torch.as_tensor(episodes.extras["label"][:, :support_length])
-    n = episodes.target.shape[-1]
-    onehot = F.one_hot(labels, n).to(feats.dtype)
-    means = F.normalize(onehot.transpose(1, 2) @ feats, dim=-1)  # [B, n, D]
-    cos = means @ means.transpose(1, 2)
-    off = ~torch.eye(n, dtype=torch.bool)
-    return float(cos[:, off].mean())
-
-
-def prototype_accuracy(encoder: nn.Module, episodes, support_length: int) -> float:
-    """Accuracy of the nearest class mean on the query steps of ``episodes`` (features of ``encoder``)."""
-    feats = _episode_features(encoder, episodes)
-    labels = torch.as_tensor(episodes.extras["label"])
-    S, n = support_length, episodes.target.shape[-1]
-    logits = prototype_logits(feats[:, :S], labels[:, :S], feats[:, S:], n)
-    return float((logits.argmax(-1) == labels[:, S:]).float().mean())
-
-
 def heldout_task(config: PretrainConfig, image_size: int):
     """The one-shot task of the test split that matches ``config.source`` (5-way 1-shot)."""
     if config.source == "glyphs":
@@ -285,8 +175,8 @@ def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str
     """
     size = encoder.image_size
     encoder.normalize = False  # the classifier trains on the raw projection; config.normalize applies after
-    source = (_GlyphClasses(config.n_classes, size) if config.source == "glyphs"
-              else _OmniglotClasses(config.root, size, config.rotations))
+    source = (GlyphClasses(config.n_classes, size) if config.source == "glyphs"
+              else OmniglotClasses(config.root, size, config.rotations))
     head = nn.Linear(encoder.out_dim, source.n_classes) if config.method == "classification" else nn.Identity()
     params = list(encoder.parameters()) + list(head.parameters())
     loss_of = _classification_loss if config.method == "classification" else _prototypical_loss

@@ -27,7 +27,7 @@ from gymnasium import spaces
 from plastic_gym.validation import require_episode_start, require_int
 
 from .checkpoint import load_model
-from .pretrain import prototype_scores
+from .fewshot_metrics import prototype_scores
 
 __all__ = ["PrototypeAgent", "PrototypeFactory"]
 

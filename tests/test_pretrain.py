@@ -15,12 +15,12 @@ from plastic_gym.agents.checkpoint import load_model  # noqa: E402
 from plastic_gym.agents.encoder import Conv4Encoder  # noqa: E402
 from plastic_gym.agents.pretrain import (  # noqa: E402
     PretrainConfig,
-    _OmniglotClasses,
     evaluate_encoder,
     heldout_task,
     pretrain_encoder,
     prototype_logits,
 )
+from plastic_gym.agents.pretrain_data import OmniglotClasses  # noqa: E402
 from plastic_gym.agents.prototype import PrototypeAgent  # noqa: E402
 from plastic_gym.agents.trainer import TrainConfig, Trainer  # noqa: E402
 from plastic_gym.leaderboard.agents import load_agent  # noqa: E402
@@ -121,7 +121,7 @@ def test_old_pretraining_state_resumes_with_the_new_options_at_their_defaults(tm
 
 @needs_omniglot
 def test_omniglot_episodes_hold_distinct_drawings_of_distinct_classes():
-    source = _OmniglotClasses(str(OMNIGLOT), 28, rotations=True)
+    source = OmniglotClasses(str(OMNIGLOT), 28, rotations=True)
     images = source.episode(np.random.default_rng(1), 8, 5)[:, 0].reshape(8, 5, 28, 28)
     flat = images.reshape(40, -1)
     assert len({f.tobytes() for f in flat}) == 40  # no drawing twice
@@ -135,7 +135,7 @@ def test_omniglot_episodes_hold_distinct_drawings_of_distinct_classes():
 
 @needs_omniglot
 def test_omniglot_rotations_are_classes():
-    source = _OmniglotClasses(str(OMNIGLOT), 28, rotations=True)
+    source = OmniglotClasses(str(OMNIGLOT), 28, rotations=True)
     data = source.data
     assert source.n_classes == 4 * data.n_characters == 4 * 136
     images, labels = source.batch(np.random.default_rng(0), 200)
