@@ -28,7 +28,7 @@ class GlyphClasses:
     def episode(self, rng: np.random.Generator, n_way: int, per_class: int) -> np.ndarray:
         """``per_class`` fresh drawings of each of ``n_way`` distinct classes, class by class: ``[n_way * per_class,
         1, H, W]`` uint8."""
-        return self.draw(rng, np.repeat(rng.choice(self.n_classes, n_way, replace=False), per_class))
+        return self.draw(rng, np.repeat(_distinct_classes(rng, self.n_classes, n_way), per_class))
 
     def draw(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
         """A fresh drawing of each class of ``labels [N]``: ``[N, 1, H, W]`` uint8."""
@@ -53,7 +53,7 @@ class OmniglotClasses:
         per_class, 1, H, W]`` uint8."""
         require(per_class <= self.data.n_drawings,
                 f"an Omniglot episode holds at most {self.data.n_drawings} drawings per class, asked {per_class}")
-        classes = rng.choice(self.n_classes, n_way, replace=False)
+        classes = _distinct_classes(rng, self.n_classes, n_way)
         drawings = np.argsort(rng.random((n_way, self.data.n_drawings)), axis=1)[:, :per_class]
         return self.draw(rng, np.repeat(classes, per_class), drawings.ravel())
 
@@ -64,6 +64,13 @@ class OmniglotClasses:
         for k in range(1, self.n_rotations):  # four array-wide rotations, not a loop over examples
             images = np.where((turn == k)[:, None, None], np.rot90(images, k, axes=(1, 2)), images)
         return images[:, None]
+
+
+def _distinct_classes(rng: np.random.Generator, n_classes: int, n_way: int) -> np.ndarray:
+    """``n_way`` distinct class ids of ``0..n_classes-1`` for one episode."""
+    require(n_way <= n_classes,
+            f"an episode of {n_way} classes needs at least {n_way} training classes, got {n_classes}")
+    return rng.choice(n_classes, n_way, replace=False)
 
 
 def jitter_images(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:

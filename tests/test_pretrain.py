@@ -131,6 +131,8 @@ def test_omniglot_episodes_hold_distinct_drawings_of_distinct_classes():
         assert len(hits) >= 1
     with pytest.raises(ValueError, match="at most 20 drawings per class"):
         source.episode(np.random.default_rng(1), 2, 21)
+    with pytest.raises(ValueError, match="episode of 545 classes needs at least 545 training classes, got 544"):
+        source.episode(np.random.default_rng(1), 545, 2)
 
 
 @needs_omniglot
