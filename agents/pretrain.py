@@ -16,6 +16,7 @@ network is meta-trained on top with the encoder frozen or fine-tuned. Two object
   is its support (one shot, as in the tasks), the others are queries, and
 
       c_k = phi(support of class k),    loss = cross-entropy(-||phi(q) - c_k||^2 over k, class of q).
+
 The trained features are then rescaled to a root-mean-square of ``feature_rms`` per dimension (``rescale_features``):
 the plastic cell reads ``[phi(x), one-hot label]``, and features far larger than the label drown it in the Hebbian
 products and in the joint clip of the plastic update.
@@ -164,7 +165,7 @@ def evaluate_encoder(encoder: nn.Module, task, episodes) -> dict[str, float]:
 # -- the run -------------------------------------------------------------------------------------------------
 def pretrain_encoder(encoder: Conv4Encoder, config: PretrainConfig, out_dir: str | os.PathLike | None = None,
                      progress: bool = True) -> dict[str, Any]:
-    """Train ``encoder`` in place as a classifier (see the module docstring); returns the run's summary
+    """Train ``encoder`` in place with ``config.method`` (see the module docstring); returns the run's summary
     (``config``, ``records`` of the held-out measurements, ``elapsed_s``, ``n_classes``).
 
     With ``out_dir``, the state (encoder, head, optimizer, rng, records) is written to ``out_dir/pretrain.pt``
