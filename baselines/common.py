@@ -60,7 +60,8 @@ def select_tasks(recipe: Recipe, tasks: list[str] | None = None) -> list:
 
     suite = load_suite(recipe.suite)
     wanted = tasks or recipe.tasks
-    reject_unknown([*(wanted or ()), *recipe.task_overrides], suite.task_names, "task name", f"suite {suite.name!r}")
+    reject_unknown([*(wanted or ()), *recipe.task_overrides, *recipe.plays, *recipe.plays.values()], suite.task_names,
+                   "task name", f"suite {suite.name!r}")
     return [t for t in suite.tasks if wanted is None or t.name in wanted]
 
 
@@ -91,6 +92,8 @@ def write_entry_manifest(recipe: Recipe, seed: int, out: Path, regime: str, budg
     from plastic_gym.leaderboard.suite import load_suite
 
     order = load_suite(recipe.suite).task_names
+    borrowed = {p: t for p, t in recipe.plays.items() if t in tasks and p not in tasks}
+    tasks = {**tasks, **{p: tasks[t] for p, t in borrowed.items()}}
     untrained = [t for t in order if t not in tasks]
     manifest = {
         "metadata": {
@@ -98,6 +101,7 @@ def write_entry_manifest(recipe: Recipe, seed: int, out: Path, regime: str, budg
             "regime": regime,
             "budget": budget,
             "description": f"{recipe.description} (seed {seed}; one model per task"
+                           + "".join(f"; {p} played by the {t} model" for p, t in borrowed.items())
                            + (f"; not trained on {untrained}: no-memory fallback)" if untrained else ")"),
         },
         "tasks": {t: tasks[t] for t in order if t in tasks},

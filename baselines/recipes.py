@@ -6,14 +6,17 @@ A supervised recipe::
      "train": {"cell": "rnn", "rule": "hebbian", "hidden_dim": 128, "loss": "scored"},   # TrainConfig fields
      "steps": 1000, "seeds": [0, 1], "suite": "v0",
      "tasks": ["assoc", "regression"],                          # optional: the suite tasks trained (default all)
-     "task_overrides": {"assoc": {"loss": "all", "steps": 5000}}}  # optional: per-task TrainConfig changes
+     "task_overrides": {"assoc": {"loss": "all", "steps": 5000}},  # optional: per-task TrainConfig changes
+     "plays": {"assoc-noise0.5": "assoc"}}                        # optional: tasks played by another task's model
 
 ``train`` holds ``plastic_gym.agents.TrainConfig`` fields except ``task_id``, ``task_kwargs`` and ``seed``, which the
 recipe sets per task and run (``steps`` is the recipe's, unless a task override sets it). One model is trained per
 listed suite task on that task's kwargs (image tasks on their ``split="train"`` classes); the tasks a recipe does not
 train are played by the leaderboard's no-memory fallback and marked as such. A task override may add ``task_kwargs``:
 kwargs of the *training* task on top of those (e.g. ``{"rotations": true}``: Omniglot's rotated characters as extra
-training classes); the leaderboard still plays the suite's own episodes.
+training classes); the leaderboard still plays the suite's own episodes. ``plays`` lets the model trained for one
+task play other suite tasks with the same observation and action spaces (e.g. a 20-way model on the 20-way episodes
+drawn from one alphabet) instead of leaving them to the no-memory fallback.
 
 An RL recipe (``"kind": "rl"``) has the same fields; its ``train`` holds the algorithm settings (``algo``,
 ``frame_stack``, SB3 constructor arguments; see ``rl.py``) and ``steps`` is the env-step budget of each task.
@@ -32,7 +35,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 KINDS = ("supervised", "rl")
 _SET_PER_RUN = {"task_id", "task_kwargs", "steps", "seed"}
 _OVERRIDABLE = {"steps", "task_kwargs"}  # of those, what a task override may set (task_kwargs: added to the task's)
-_FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides"}
+_FIELDS = {"name", "kind", "description", "train", "steps", "seeds", "suite", "tasks", "task_overrides", "plays"}
 _REQUIRED = {"name", "kind", "train", "steps"}
 
 
@@ -50,6 +53,7 @@ class Recipe:
     tasks: tuple[str, ...] | None = None
     task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
+    plays: dict[str, str] = field(default_factory=dict)
 
     def train_fields(self, task_name: str) -> dict[str, Any]:
         """The ``TrainConfig`` fields of one task: the recipe's ``train`` and ``steps``, then the task's overrides."""
@@ -77,9 +81,16 @@ class Recipe:
         require(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1,
                 f"{where}: steps must be a positive int, got {steps!r}")
         tasks = data.get("tasks")
+        plays = data.get("plays", {})
+        require(isinstance(plays, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in plays.items()),
+                f"{where}: plays must be an object of suite task -> trained task, got {plays!r}")
+        for played, trained in plays.items():
+            require(not tasks or (trained in tasks and played not in tasks),
+                    f"{where}: plays[{played!r}] = {trained!r} needs {trained!r} in tasks and {played!r} not in "
+                    f"them (tasks: {tasks})")
         return cls(data["name"], data["kind"], data.get("description", ""), dict(data["train"]), data["steps"],
                    tuple(data.get("seeds", (0, 1))), data.get("suite", "v0"), tuple(tasks) if tasks else None,
-                   {k: dict(v) for k, v in overrides.items()}, path)
+                   {k: dict(v) for k, v in overrides.items()}, path, dict(plays))
 
 
 def available() -> list[str]:

@@ -55,6 +55,9 @@ def test_shipped_recipes_load_and_build_valid_train_configs():
     ({"task_overrides": {"assoc": {"task_kwargs": [1]}}}, "task_kwargs must be an object"),
     ({"task_overrides": {"assoc": 5}}, "must be an object"),
     ({"kind": "rl", "task_overrides": {"assoc": {"task_kwargs": {"n_pairs": 2}}}}, "for supervised recipes"),
+    ({"plays": {"copy": 3}}, "plays must be an object"),
+    ({"tasks": ["assoc"], "plays": {"assoc-noise0.5": "copy"}}, "needs 'copy' in tasks"),
+    ({"tasks": ["assoc", "copy"], "plays": {"copy": "assoc"}}, "'copy' not in"),
 ])
 def test_bad_recipes_are_rejected(tmp_path, change, match):
     data = {**json.loads(tiny_recipe(tmp_path).read_text()), **change}
@@ -98,6 +101,22 @@ def test_task_kwargs_override_changes_the_training_task_only(tmp_path):
     suite_kwargs = load_suite("v0").task("assoc").kwargs
     assert slim["train"]["task_kwargs"] == {**suite_kwargs, "noise": 0.25} and "noise" not in suite_kwargs
     assert "assoc 2 (trained with noise=0.25)" in json.loads(manifest.read_text())["metadata"]["budget"]
+
+
+def test_a_trained_model_plays_the_tasks_its_recipe_lends_it_to(tmp_path):
+    data = {**json.loads(tiny_recipe(tmp_path).read_text()), "tasks": ["assoc"], "plays": {"assoc-noise0.5": "assoc"}}
+    recipe = recipes.Recipe.from_dict(data)
+    manifest = supervised.train_recipe(recipe, 0, runs_dir=tmp_path / "runs", checkpoint_dir=tmp_path / "ckpt",
+                                       progress=False)
+    doc = json.loads(manifest.read_text())
+    assert doc["tasks"] == {"assoc": "assoc.pt", "assoc-noise0.5": "assoc.pt"}
+    assert "assoc-noise0.5 played by the assoc model" in doc["metadata"]["description"]
+    result = entries.evaluate_entry(manifest, episodes=4, result_dir=tmp_path / "results", progress=False)
+    runs = json.loads(result.read_text())["agents"][0]["runs"][0]
+    assert not runs["assoc-noise0.5"].get("fallback") and runs["copy"].get("fallback")
+    bad = recipes.Recipe.from_dict({**data, "plays": {"no-such-task": "assoc"}})
+    with pytest.raises(ValueError, match="unknown task name"):
+        supervised.train_recipe(bad, 0, runs_dir=tmp_path / "runs", checkpoint_dir=tmp_path / "ckpt2")
 
 
 def test_unknown_task_name_is_rejected(tmp_path):
