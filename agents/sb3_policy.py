@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
@@ -171,6 +172,27 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
         return actions.reshape((-1, *self.action_space.shape)), values, log_prob, state
+
+    def predict_state(self, observation, state: PlasticState | None = None, episode_start=None,
+                      deterministic: bool = False) -> tuple[np.ndarray, PlasticState]:
+        """``predict`` with the plastic state kept unpacked between calls (``state``: the ``PlasticState`` this method
+        returned, None at the start). The same actions as ``predict`` on the same inputs; what it saves is packing
+        F into SB3's ``(h, c)`` and through numpy at every step, which costs about as much as the step itself at
+        1024 envs. The leaderboard plays plastic policies through it."""
+        self.set_training_mode(False)
+        obs, vectorized = self.obs_to_tensor(observation)
+        n_envs = (next(iter(obs.values())) if isinstance(obs, dict) else obs).shape[0]
+        if state is None:
+            state = self.core.unpack(self.zero_state(n_envs))
+        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start)
+        with th.no_grad():
+            actions, _, _, state = self.act(obs, state, th.as_tensor(starts, dtype=th.float32, device=self.device),
+                                            deterministic=deterministic)
+        actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))
+        if isinstance(self.action_space, spaces.Box):  # as SB3's predict
+            actions = self.unscale_action(actions) if self.squash_output else \
+                np.clip(actions, self.action_space.low, self.action_space.high)
+        return (actions if vectorized else actions.squeeze(axis=0)), state
 
     def get_distribution(self, obs, lstm_states: LSTMState,
                          episode_starts: th.Tensor) -> tuple[Distribution, LSTMState]:

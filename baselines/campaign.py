@@ -3,23 +3,32 @@
 A campaign folder holds ``campaign.json``::
 
     {"description": "the rl-v0 recipes at 1M env steps per task",
-     "runs": [["rl-recurrent-ppo-lstm", 0], ["rl-plastic-ppo-hebbian", 0], ...]}
+     "runs": [["rl-recurrent-ppo-lstm", 0], ["rl-plastic-ppo-hebbian", 0], ...],
+     "task_order": ["copy", "regression"]}
 
 and, as the trainings progress, their run folders ``<recipe>/s<seed>/<task>/`` (the ``--runs-dir`` layout of
 ``baseline train``: resumable snapshots). Committing the run folders is what makes a campaign of many core-hours
 survive the machine it started on: ``plastic-gym baseline campaign FOLDER --workers 2`` on any clone trains every
-(recipe, seed) of ``runs`` whose entry is not complete yet, in the listed order, ``workers`` at a time, each task
+task of every (recipe, seed) of ``runs`` whose model the entry does not hold yet, ``workers`` tasks at a time, each
 continuing from its last snapshot (a finished task is only re-saved).
 
+The unit of work is one task of one (recipe, seed), so that every worker stays busy until the last task. Without
+``task_order`` the tasks are trained run by run, in the listed order (each run's tasks in suite order). With it,
+a campaign fills the board task by task: ordered by seed, then by the task's place in ``task_order`` (tasks it does
+not name come after, in suite order), then by the order of ``runs``; so every recipe's first seed of the first
+named task is in before any recipe moves on, which is what a comparison of recipes on a task needs.
+
 The entries (``FOLDER/entries/<recipe>-s<seed>/``) and their result files (``FOLDER/results/``) are derived from the
-run folders, so they are not committed (``.gitignore``); once an entry has all its tasks it is evaluated on its
-suite, its result file rewritten with the tasks it has now, so that a finished seed can be read before the whole
-campaign is in. Nothing is submitted: an entry goes to the board by hand (the campaign's README).
+run folders, so they are not committed (``.gitignore``); once an entry has all its tasks its manifest is rewritten
+from the entry folder and it is evaluated on its suite (before any further training is started), so that a finished
+seed can be read before the whole campaign is in. Nothing is submitted: an entry goes to the board by hand (the
+campaign's README).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +46,12 @@ MODEL_SUFFIX = {"rl": ".zip", "supervised": ".pt"}
 
 @dataclass(frozen=True)
 class Campaign:
-    """A campaign folder and the (recipe, seed) runs it trains, in order."""
+    """A campaign folder, the (recipe, seed) runs it trains and the order of their tasks (``None``: run by run)."""
 
     folder: Path
     description: str
     runs: tuple[tuple[Recipe, int], ...]
+    task_order: tuple[str, ...] | None = None
 
     @property
     def entries(self) -> Path:
@@ -52,13 +62,27 @@ class Campaign:
         return self.folder / "results"
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One task of one (recipe, seed) to train."""
+
+    recipe: Recipe
+    seed: int
+    task: str
+
+    @property
+    def entry(self) -> str:
+        return f"{self.recipe.name}-s{self.seed}"
+
+
 def load_campaign(folder: str | Path) -> Campaign:
-    """The campaign of ``folder`` (its ``campaign.json``), every recipe loaded and every seed one of the recipe's."""
+    """The campaign of ``folder`` (its ``campaign.json``), every recipe loaded, every seed one of the recipe's and
+    every name of ``task_order`` a task of one of its recipes."""
     folder = Path(folder)
     path = folder / CAMPAIGN_FILE
     require(path.is_file(), f"{folder}: no {CAMPAIGN_FILE}; expected a campaign folder (see baselines/campaign.py)")
     data = read_json_file(path, "campaign")
-    reject_unknown(data, ["description", "runs"], "field", str(path))
+    reject_unknown(data, ["description", "runs", "task_order"], "field", str(path))
     runs = data.get("runs")
     require(isinstance(runs, list) and runs and all(isinstance(r, list) and len(r) == 2 for r in runs),
             f"{path}: runs must be a non-empty list of [recipe, seed] pairs, got {runs!r}")
@@ -69,7 +93,14 @@ def load_campaign(folder: str | Path) -> Campaign:
                 f"{path}: seed {seed!r} of {name} is not one of the recipe's seeds {list(recipe.seeds)}")
         loaded.append((recipe, seed))
     require(len({(r.name, s) for r, s in loaded}) == len(loaded), f"{path}: a [recipe, seed] pair is listed twice")
-    return Campaign(folder, str(data.get("description", "")), tuple(loaded))
+    order = data.get("task_order")
+    if order is not None:
+        require(isinstance(order, list) and order and all(isinstance(t, str) for t in order)
+                and len(set(order)) == len(order),
+                f"{path}: task_order must be a non-empty list of distinct task names, got {order!r}")
+        reject_unknown(order, sorted({t.name for r, _ in loaded for t in select_tasks(r)}), "task name",
+                       f"{path}: task_order (the tasks of its recipes)")
+    return Campaign(folder, str(data.get("description", "")), tuple(loaded), tuple(order) if order else None)
 
 
 def missing_tasks(campaign: Campaign, recipe: Recipe, seed: int) -> list[str]:
@@ -79,42 +110,100 @@ def missing_tasks(campaign: Campaign, recipe: Recipe, seed: int) -> list[str]:
     return [t.name for t in select_tasks(recipe) if not (out / f"{t.name}{suffix}").exists()]
 
 
-def _train_and_evaluate(campaign: Campaign, recipe: Recipe, seed: int, tasks: list[str]) -> dict[str, Any]:
-    """One (recipe, seed): train ``tasks`` from the run folders, then evaluate the complete entry. Torch is limited
-    to one thread so that the workers do not oversubscribe the cores."""
+def pending_units(campaign: Campaign) -> list[Unit]:
+    """Every task still to train, in the order the campaign trains them (module docstring)."""
+    units = [(i, k, Unit(r, s, t)) for i, (r, s) in enumerate(campaign.runs)
+             for k, t in enumerate(missing_tasks(campaign, r, s))]
+    if campaign.task_order is not None:
+        rank = {t: k for k, t in enumerate(campaign.task_order)}
+        unnamed = len(rank)  # tasks that task_order does not name: after the named ones, in suite order
+        units.sort(key=lambda u: (u[2].seed, rank.get(u[2].task, unnamed), 0 if u[2].task in rank else u[1], u[0]))
+    return [u for _, _, u in units]
+
+
+def _train_task(campaign: Campaign, unit: Unit) -> dict[str, Any]:
+    """Train one unit from its run folder into the entry folder. Torch is limited to one thread so that the workers
+    do not oversubscribe the cores."""
     import torch
 
-    from .entries import evaluate_entry, train_entry
+    from .entries import train_entry
 
     torch.set_num_threads(1)
-    manifest = train_entry(recipe, seed, runs_dir=campaign.folder, tasks=tasks, checkpoint_dir=campaign.entries,
-                           progress=False)
-    result = evaluate_entry(manifest, recipe.suite, result_dir=campaign.results, force=True, progress=False)
-    return {"entry": entry_dir(recipe, seed, campaign.entries).name, "manifest": str(manifest), "result": str(result)}
+    train_entry(unit.recipe, unit.seed, runs_dir=campaign.folder, tasks=[unit.task], checkpoint_dir=campaign.entries,
+                progress=False)
+    return {"entry": unit.entry, "task": unit.task}
 
 
-def _job(campaign: Campaign, recipe: Recipe, seed: int, tasks: list[str]) -> dict[str, Any]:
-    """``_train_and_evaluate``, a failure reported as ``{"entry", "error"}`` so that the other runs go on."""
+def _evaluate(campaign: Campaign, unit: Unit) -> dict[str, Any]:
+    """Rewrite the manifest of the complete entry of ``unit`` from its folder (tasks trained in other processes may each have written
+    it with the tasks they saw) and evaluate it on the recipe's suite."""
+    import torch
+
+    from . import entries
+    from .rl import write_manifest as write_rl_manifest
+    from .supervised import write_manifest as write_supervised_manifest
+
+    torch.set_num_threads(1)
+    recipe, seed = unit.recipe, unit.seed
+    out = entry_dir(recipe, seed, campaign.entries)
+    manifest = (write_rl_manifest if recipe.kind == "rl" else write_supervised_manifest)(recipe, seed, out)
+    result = entries.evaluate_entry(manifest, recipe.suite, result_dir=campaign.results, force=True, progress=False)
+    return {"entry": out.name, "manifest": str(manifest), "result": str(result)}
+
+
+def _guarded(job, campaign: Campaign, unit: Unit) -> dict[str, Any]:
+    """``job`` (``_train_task`` or ``_evaluate``), a failure reported as ``{"entry", "task", "error"}`` (no
+    ``task`` for an evaluation) so that the other units go on."""
     try:
-        return _train_and_evaluate(campaign, recipe, seed, tasks)
+        return job(campaign, unit)
     except Exception as err:  # noqa: BLE001 - one failed run must not stop a campaign of many hours
-        return {"entry": entry_dir(recipe, seed, campaign.entries).name, "error": f"{type(err).__name__}: {err}"}
+        where = {"entry": unit.entry, **({"task": unit.task} if job is _train_task else {})}
+        return {**where, "error": f"{type(err).__name__}: {err}"}
 
 
 def _announce(done: dict[str, Any]) -> dict[str, Any]:
-    outcome = f"failed: {done['error']}" if "error" in done else done["result"]
-    print(f"{done['entry']} {outcome}", flush=True)
+    where = done["entry"] + (f" {done['task']}" if "task" in done else "")
+    print(f"{where} failed: {done['error']}" if "error" in done else f"{where} {done['result']}", flush=True)
     return done
 
 
 def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
-    """Train and evaluate every (recipe, seed) of the campaign whose entry is not complete, ``workers`` at a time
-    (1: in this process); returns what each wrote (or its ``error``: a failed run does not stop the others), in the
-    order they finished."""
-    pending = [(r, s, t) for r, s in campaign.runs if (t := missing_tasks(campaign, r, s))]
-    if workers == 1:
-        return [_announce(_job(campaign, r, s, t)) for r, s, t in pending]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_job, campaign, r, s, t) for r, s, t in pending]
-        return [_announce(f.result()) for f in as_completed(futures)]
+    """Train every pending task of the campaign, ``workers`` at a time (1: in this process), and evaluate each entry
+    as soon as its last task is in (before any other unit is started). Returns, in the order they finished, each
+    evaluated entry's paths and each failure (``{"entry", "task", "error"}`` for a task that failed, whose entry is
+    then not evaluated; the other units go on)."""
+    queue: deque = deque(("train", u) for u in pending_units(campaign))
+    left = {}  # entry name -> number of its units not finished
+    for _, unit in queue:
+        left[unit.entry] = left.get(unit.entry, 0) + 1
+    outcomes: list[dict[str, Any]] = []
 
+    def finished(job: tuple, outcome: dict[str, Any]) -> None:
+        kind, what = job
+        if kind == "evaluate" or "error" in outcome:
+            outcomes.append(_announce(outcome))
+        if kind == "train":
+            left[what.entry] -= 1
+            if not left[what.entry] and not missing_tasks(campaign, what.recipe, what.seed):
+                queue.appendleft(("evaluate", what))
+
+    def call(job: tuple) -> tuple:
+        kind, unit = job
+        return _guarded, _train_task if kind == "train" else _evaluate, campaign, unit
+
+    if workers == 1:
+        while queue:
+            job = queue.popleft()
+            fn, *args = call(job)
+            finished(job, fn(*args))
+        return outcomes
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        running: dict = {}
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.popleft()
+                running[pool.submit(*call(job))] = job
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(running.pop(future), future.result())
+    return outcomes

@@ -231,7 +231,6 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
     out = entry_dir(recipe, seed, checkpoint_dir)
     check_not_trained(out, selected, ".zip", force)
     curves_path = out / "curves.json"
-    curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
     for task in selected:
         settings = recipe.train_fields(task.name)
         budget = int(steps if steps is not None else settings["steps"])
@@ -251,6 +250,8 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
                                   snapshot_callback(run_dir, records, snapshot_every, seconds)])
         seconds += time.perf_counter() - start
         save_model(model, out / f"{task.name}.zip")
+        # read just before writing: a campaign may train other tasks of this entry in other processes
+        curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
         curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
                              "train_seconds": round(seconds, 1), "records": records}
         write_json_atomic(curves_path, curves, overwrite=True)

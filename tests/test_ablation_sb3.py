@@ -50,12 +50,11 @@ def _play(agent, task=COPY, n=8):
     """Actions ``[T, n, ...]`` of one episode of ``task``'s first ``n`` eval seeds, and the unpacked plastic state
     after every step."""
     env, obs = make_env(SuiteTask(**task), n)
-    core = agent.model.policy.core
     state, start, actions, states = agent.reset(n), np.ones(n, bool), [], []
     for _ in range(env.task.episode_length):
-        a, state = agent.act(obs, state, start)
+        a, state = agent.act(obs, state, start)  # the policy's predict_state: an unpacked PlasticState
         actions.append(a)
-        states.append(core.unpack(tuple(th.as_tensor(s) for s in state)))
+        states.append(state)
         obs, *_ = env.step(a)
         start[:] = False
     env.close()
@@ -82,6 +81,27 @@ def test_only_plastic_rules_have_an_ablation(plastic):
         assert not agent.plastic
         with pytest.raises(ValueError, match="no plasticity to switch off.*PlasticRecurrentPolicy"):
             agent.without_plasticity()
+
+
+def test_predict_state_equals_predict_with_the_state_packed(plastic):
+    """The leaderboard's player (``predict_state``, state unpacked between steps) takes SB3's ``predict`` path's
+    actions and state exactly, across episode starts in the middle of a run (a bandit's lockstep episodes, one env
+    restarted early)."""
+    policy = plastic.policy
+    env, obs = make_env(SuiteTask(**COPY), 8)
+    packed, state, start = None, None, np.ones(8, bool)
+    for t in range(2 * env.task.episode_length):
+        expected, packed = plastic.predict(obs, state=packed, episode_start=start, deterministic=True)
+        actions, state = policy.predict_state(obs, state, start, deterministic=True)
+        np.testing.assert_array_equal(actions, expected)
+        flat = policy.core.flatten(state).numpy()
+        np.testing.assert_array_equal(flat, np.concatenate([packed[0][0], packed[1][0]], axis=1)[:, :flat.shape[1]])
+        obs, _, terminated, truncated, _ = env.step(actions)
+        start = terminated | truncated
+        start[t % 8] |= t == 3  # one env starts over mid-episode
+    env.close()
+    single, _ = policy.predict_state(obs[0], None, None, deterministic=True)  # one unbatched observation
+    assert single.shape == policy.action_space.shape
 
 
 # -- the ablated agent -----------------------------------------------------------------------------------------

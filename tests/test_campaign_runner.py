@@ -117,10 +117,10 @@ def test_a_failed_run_is_reported_and_the_others_go_on(folder, monkeypatch, caps
 
     monkeypatch.setattr(entries, "train_entry", train_entry)
     done = campaign_mod.run_campaign(campaign_mod.load_campaign(folder))
-    assert done[0] == {"entry": "tinyrl-s1", "error": "RuntimeError: disk full"}
+    assert done[0] == {"entry": "tinyrl-s1", "task": "assoc", "error": "RuntimeError: disk full"}
     assert done[1]["entry"] == "tinyrl-s0" and "error" not in done[1]
     assert calls == [("tinyrl-s0", True)]
-    assert "tinyrl-s1 failed: RuntimeError: disk full" in capsys.readouterr().out
+    assert "tinyrl-s1 assoc failed: RuntimeError: disk full" in capsys.readouterr().out
     assert main(["baseline", "campaign", str(folder)]) == 1
 
 
@@ -132,3 +132,74 @@ def test_workers_run_the_entries_in_parallel_processes(folder):
     for seed in (0, 1):
         assert _records(folder, seed)["env_steps"] == 64
         assert (folder / "entries" / f"tinyrl-s{seed}" / "assoc.zip").is_file()
+
+
+def _two_task_campaign(tmp_path, **fields):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    recipe = tmp_path / "tinyrl.json"
+    recipe.write_text(json.dumps({**TINY, "tasks": ["copy", "assoc"]}))
+    folder = tmp_path / "campaign"
+    folder.mkdir()
+    runs = [[str(recipe), 0], [str(recipe), 1]]
+    (folder / "campaign.json").write_text(json.dumps({"description": "t", "runs": runs, **fields}))
+    return campaign_mod.load_campaign(folder)
+
+
+def _units(campaign):
+    return [(u.seed, u.task) for u in campaign_mod.pending_units(campaign)]
+
+
+def test_units_run_by_run_without_task_order_and_task_by_task_with_it(tmp_path):
+    assert _units(_two_task_campaign(tmp_path)) == [(0, "copy"), (0, "assoc"), (1, "copy"), (1, "assoc")]
+    ordered = _two_task_campaign(tmp_path / "b", task_order=["assoc"])
+    assert ordered.task_order == ("assoc",)
+    assert _units(ordered) == [(0, "assoc"), (0, "copy"), (1, "assoc"), (1, "copy")]
+
+
+def test_paper_campaign_trains_every_recipe_on_a_task_before_the_next_task():
+    from pathlib import Path
+
+    campaign = campaign_mod.load_campaign(Path(__file__).resolve().parents[1] / "baselines/campaigns/paper-v0")
+    units = [(u.seed, u.task, u.recipe.name) for u in campaign_mod.pending_units(campaign)]
+    assert units == sorted(units, key=lambda u: (u[0], campaign.task_order.index(u[1])))
+
+
+@pytest.mark.parametrize("order, message", [
+    ([], "non-empty list of distinct task names"),
+    (["copy", "copy"], "non-empty list of distinct task names"),
+    (["oneshot"], r"unknown task name\(s\) \['oneshot'\]; expected some of \['assoc', 'copy'\]"),
+])
+def test_bad_task_orders_are_refused(tmp_path, order, message):
+    with pytest.raises(ValueError, match=message):
+        _two_task_campaign(tmp_path, task_order=order)
+
+
+def test_two_workers_train_the_tasks_of_one_entry_at_once_and_evaluate_it_once(tmp_path, monkeypatch):
+    import time
+
+    from plastic_gym.baselines import rl
+
+    real = rl.train_recipe
+
+    def slow_train(recipe, seed, **kwargs):  # both tasks of seed 0 overlap in time
+        time.sleep(1.0)
+        return real(recipe, seed, **kwargs)
+
+    monkeypatch.setattr(rl, "train_recipe", slow_train)
+    log = tmp_path / "evaluations.txt"
+
+    def fake_evaluate(manifest, suite_name, result_dir, force, progress):  # runs in a worker: leaves a trace
+        with log.open("a") as f:
+            f.write(f"{manifest.parent.name} {sorted(json.loads(manifest.read_text())['tasks'])}\n")
+        return result_dir / f"{manifest.parent.name}.json"
+
+    monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
+    campaign = _two_task_campaign(tmp_path)
+    campaign = campaign_mod.Campaign(campaign.folder, campaign.description, campaign.runs[:1])
+    done = campaign_mod.run_campaign(campaign, workers=2)
+    assert [d["entry"] for d in done] == ["tinyrl-s0"] and "error" not in done[0]
+    entry = campaign.entries / "tinyrl-s0"
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert sorted(manifest["tasks"]) == ["assoc", "copy"]
+    assert sorted(json.loads((entry / "curves.json").read_text())) == ["assoc", "copy"]
+    assert log.read_text() == "tinyrl-s0 ['assoc', 'copy']\n"

@@ -101,12 +101,17 @@ class SB3Agent:
     def act(self, obs, state, episode_start):
         episode_start = np.asarray(episode_start, dtype=bool)
         if self.n_stack == 1:
-            actions, state = self.model.predict(obs, state=state, episode_start=episode_start, deterministic=True)
+            actions, state = self._predict(obs, state, episode_start)
             return np.asarray(actions), state
         stacked = state["stack"].push(obs, episode_start)
-        actions, policy_state = self.model.predict(stacked, state=state["policy"], episode_start=episode_start,
-                                                   deterministic=True)
+        actions, policy_state = self._predict(stacked, state["policy"], episode_start)
         return np.asarray(actions), {"stack": state["stack"], "policy": policy_state}
+
+    def _predict(self, obs, state, episode_start):
+        """``model.predict(deterministic=True)``; a policy with ``predict_state`` (``PlasticRecurrentPolicy``: the
+        same actions, its state kept unpacked between steps) plays through that."""
+        predict = getattr(self.model.policy, "predict_state", None) or self.model.predict
+        return predict(obs, state=state, episode_start=episode_start, deterministic=True)
 
 
 def is_plastic_policy(policy) -> bool:
