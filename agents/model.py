@@ -133,10 +133,15 @@ class TaskModel(nn.Module):
             return x
         if not isinstance(obs, dict) or not {"image", "label"} <= set(obs):
             raise ValueError(f"this model takes dict observations with 'image' and 'label', got {type(obs).__name__}")
-        image, label = self._tensor(obs["image"]), self._tensor(obs["label"], torch.float32)
+        image, label = obs["image"], self._tensor(obs["label"], torch.float32)
         lead = label.shape[:-1]
-        feats = self.encoder(image.reshape(-1, *image.shape[len(lead):])).reshape(*lead, -1)
-        return torch.cat([feats, label], dim=-1)
+        if self.feature_cache is not None:
+            image = image if isinstance(image, (np.ndarray, torch.Tensor)) else np.asarray(image)
+            feats = self.feature_cache(image.reshape(-1, *image.shape[len(lead):]))
+        else:
+            image = self._tensor(image)
+            feats = self.encoder(image.reshape(-1, *image.shape[len(lead):]))
+        return torch.cat([feats.reshape(*lead, -1), label], dim=-1)
 
     # -- running ---------------------------------------------------------------------------------------
     def initial_state(self, batch_size: int):
@@ -155,6 +160,8 @@ class TaskModel(nn.Module):
 
     # -- a pretrained encoder ------------------------------------------------------------------------------------
     encoder_frozen = False
+    #: The frozen encoder's features of a task's finite image set (``cache_features``), or None.
+    feature_cache = None
 
     def freeze_encoder(self) -> None:
         """Meta-train only the plastic network on top of a pretrained encoder: the encoder's parameters get no
@@ -165,6 +172,20 @@ class TaskModel(nn.Module):
             p.requires_grad_(False)
         self.encoder_frozen = True
         self.encoder.eval()
+
+    def cache_features(self, images) -> None:
+        """Encode ``images`` (uint8 ``[N, C, H, W]``: every image a task can show, ``OneShotTask.distinct_images``)
+        once with the frozen encoder and look them up from now on (``feature_cache.FeatureCache``); None drops the
+        cache. Needs a frozen encoder: a trained one changes its features at every step."""
+        if images is None:
+            self.feature_cache = None
+            return
+        if not self.encoder_frozen:
+            raise ValueError("cache_features needs a frozen encoder (freeze_encoder): a trained encoder's features "
+                             "change at every step")
+        from .feature_cache import FeatureCache
+
+        self.feature_cache = FeatureCache(self.encoder, images)
 
     def train(self, mode: bool = True) -> TaskModel:
         super().train(mode)

@@ -271,8 +271,12 @@ class Trainer:
         self._freeze_if_asked()
 
     def _freeze_if_asked(self) -> None:
+        """Freeze the pretrained encoder if the config says so; then, on a task with a finite image set (Omniglot),
+        encode that set once and look its features up (``TaskModel.cache_features``)."""
         if self.config.pretrain is not None and self.config.pretrain["freeze"]:
             self.model.freeze_encoder()
+            distinct = getattr(self.task, "distinct_images", None)
+            self.model.cache_features(distinct() if distinct is not None else None)
 
     def _write_outputs(self, checkpoint: bool = True, plot: bool | None = None) -> None:
         """Checkpoint, metrics and summary; the curve at the end (``plot=True``) and at most every

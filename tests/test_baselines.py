@@ -40,7 +40,8 @@ def test_shipped_recipes_load_and_build_valid_train_configs():
             TrainConfig(task_id="PlasticAssoc-v0", **r.train_fields(task))
         assert len(r.seeds) >= 2 and r.tasks is None  # every suite task, at least 2 seeds
     omniglot = recipes.load_recipe("omniglot-plastic-rnn-gradient")
-    assert omniglot.suite == "omniglot-v1" and omniglot.tasks == ("omniglot-5way",)
+    assert omniglot.suite == "omniglot-v1" and omniglot.tasks == ("omniglot-5way", "omniglot-20way")
+    assert omniglot.plays == {"omniglot-20way-alphabet": "omniglot-20way"}
     fields = omniglot.train_fields("omniglot-5way")
     assert fields.pop("task_kwargs") == {"rotations": True}
     TrainConfig(task_id="PlasticOmniglot-v0", **fields)

@@ -108,6 +108,13 @@ class _OmniglotSource:
             images[turned] = np.rot90(images[turned], k, axes=(-2, -1))
         return images
 
+    def distinct_images(self) -> np.ndarray:
+        """Every image ``draw`` can return, ``[N, H, W]``: each drawing of each character (and with ``rotations``
+        each of its quarter turns, as ``draw`` turns them)."""
+        flat = self.data.images.reshape(-1, *self.data.images.shape[2:])
+        turns = range(4) if self.rotations else range(1)
+        return np.concatenate([np.rot90(flat, k, axes=(-2, -1)) for k in turns])
+
     def class_name(self, class_id: int) -> str:
         turns, character = divmod(int(class_id), self.data.n_characters)
         return self.data.names[character] + (f" (turned {90 * turns} degrees)" if turns else "")
@@ -209,6 +216,14 @@ class OneShotTask(Task):
         obs = {"image": images[:, :, None], "label": np.where(is_query[:, None], np.float32(0), onehot)}
         phase = np.broadcast_to(np.where(is_query, QUERY, STUDY).astype(np.int8), (B, T)).copy()
         return Episodes(obs, onehot, phase == QUERY, phase, rand.keys, {"label": labels, "classes": classes})
+
+    def distinct_images(self) -> np.ndarray | None:
+        """Every image an episode can show, uint8 ``[N, 1, H, W]`` (the layout of ``obs["image"]``), or None when
+        there is no end to them (glyphs: fresh jitter in every drawing). Lets a frozen encoder's features be
+        computed once (``plastic_gym.agents.feature_cache``)."""
+        if isinstance(self._source, _GlyphSource):
+            return None
+        return self._source.distinct_images()[:, None]
 
     def oracle_actions(self, episodes: Episodes) -> np.ndarray:
         """Privileged: the true labels (accuracy 1)."""
