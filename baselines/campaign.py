@@ -135,8 +135,8 @@ def _train_task(campaign: Campaign, unit: Unit) -> dict[str, Any]:
 
 
 def _evaluate(campaign: Campaign, unit: Unit) -> dict[str, Any]:
-    """Rewrite the manifest of the complete entry of ``unit`` from its folder (tasks trained in other processes may each have written
-    it with the tasks they saw) and evaluate it on the recipe's suite."""
+    """Rewrite the manifest of the complete entry of ``unit`` from its folder (tasks trained in other processes may
+    each have written it with the tasks they saw) and evaluate it on the recipe's suite."""
     import torch
 
     from . import entries

@@ -57,7 +57,8 @@ def main() -> None:
         rates["predict"].append(_play(model, env, args.steps, unpacked=False))
         rates["predict_state"].append(_play(model, env, args.steps, unpacked=True))
     best = {k: max(v) for k, v in rates.items()}
-    print(f"{args.rule} RNN, hidden {args.hidden}, {args.envs} envs, best of {args.rounds} rounds of {args.steps} steps")
+    print(f"{args.rule} RNN, hidden {args.hidden}, {args.envs} envs, "
+          f"best of {args.rounds} rounds of {args.steps} steps")
     for k, v in best.items():
         print(f"  {k:14s} {v:8.1f} steps/s ({v * args.envs:,.0f} env steps/s)")
     print(f"  ratio predict_state / predict: {best['predict_state'] / best['predict']:.2f}x")
