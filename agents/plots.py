@@ -15,6 +15,10 @@ from plastic_gym.io import atomic_path
 __all__ = ["plot_curves"]
 
 
+#: The title of the one panel of a figure whose runs have no records yet.
+_EMPTY = "no records yet"
+
+
 def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
                 metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None,
                 xlabel: str = "outer step", train_loss: bool = True) -> Path:
@@ -28,7 +32,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
     from matplotlib.figure import Figure
 
     names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
-    panels = names + (["train_loss"] if train_loss else [])
+    panels = names + (["train_loss"] if train_loss else []) or [_EMPTY]  # e.g. an RL run before its first episode
     fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -46,7 +50,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
                 ax.annotate(ref_label.split(":", 1)[1], (0, value), fontsize=7, color="gray",
                             xytext=(2, 2), textcoords="offset points")
         ax.set_xlabel(xlabel)
-        ax.set_title(name if name == "train_loss" else f"validation {name}")
+        ax.set_title(name if name in ("train_loss", _EMPTY) else f"validation {name}")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)

@@ -19,10 +19,11 @@ not name come after, in suite order), then by the order of ``runs``; so every re
 named task is in before any recipe moves on, which is what a comparison of recipes on a task needs.
 
 The entries (``FOLDER/entries/<recipe>-s<seed>/``) and their result files (``FOLDER/results/``) are derived from the
-run folders, so they are not committed (``.gitignore``); once an entry has all its tasks its manifest is rewritten
-from the entry folder and it is evaluated on its suite (before any further training is started), so that a finished
-seed can be read before the whole campaign is in. Nothing is submitted: an entry goes to the board by hand (the
-campaign's README).
+run folders, so they are not committed (``.gitignore``). After every task an entry gains, its manifest is rewritten
+from the entry folder and it is evaluated on its suite, the tasks it does not hold yet played by the no-memory
+fallback (marked in the result file), so that a task's comparison of the recipes can be read as soon as it is in:
+``python -m plastic_gym.baselines.report --results FOLDER/results --checkpoints FOLDER/entries``. Nothing is
+submitted: an entry goes to the board by hand (the campaign's README).
 """
 
 from __future__ import annotations
@@ -168,24 +169,37 @@ def _announce(done: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
-    """Train every pending task of the campaign, ``workers`` at a time (1: in this process), and evaluate each entry
-    as soon as its last task is in (before any other unit is started). Returns, in the order they finished, each
-    evaluated entry's paths and each failure (``{"entry", "task", "error"}`` for a task that failed, whose entry is
-    then not evaluated; the other units go on)."""
+    """Train every pending task of the campaign, ``workers`` at a time (1: in this process), and evaluate an entry
+    after every task it gains (ahead of the units still waiting; never twice at once: a task that lands while its
+    entry is being evaluated gets a fresh evaluation after that one). Returns, in the order they finished, each
+    evaluation's paths and each failure (``{"entry", "task", "error"}`` for a task that failed: its entry is not
+    evaluated for it; the other units go on)."""
     queue: deque = deque(("train", u) for u in pending_units(campaign))
-    left = {}  # entry name -> number of its units not finished
-    for _, unit in queue:
-        left[unit.entry] = left.get(unit.entry, 0) + 1
+    evaluating: set[str] = set()  # entries whose evaluation is running
+    stale: set[str] = set()  # ... and that gained a task since it started
     outcomes: list[dict[str, Any]] = []
 
+    def evaluate_later(unit: Unit) -> None:
+        if unit.entry in evaluating:
+            stale.add(unit.entry)
+        elif ("evaluate", unit.entry) not in {(k, u.entry) for k, u in queue}:
+            queue.appendleft(("evaluate", unit))
+
+    def started(job: tuple) -> None:
+        if job[0] == "evaluate":
+            evaluating.add(job[1].entry)
+
     def finished(job: tuple, outcome: dict[str, Any]) -> None:
-        kind, what = job
+        kind, unit = job
         if kind == "evaluate" or "error" in outcome:
             outcomes.append(_announce(outcome))
-        if kind == "train":
-            left[what.entry] -= 1
-            if not left[what.entry] and not missing_tasks(campaign, what.recipe, what.seed):
-                queue.appendleft(("evaluate", what))
+        if kind == "evaluate":
+            evaluating.discard(unit.entry)
+            if unit.entry in stale:
+                stale.discard(unit.entry)
+                evaluate_later(unit)
+        elif "error" not in outcome:
+            evaluate_later(unit)
 
     def call(job: tuple) -> tuple:
         kind, unit = job
@@ -194,6 +208,7 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
     if workers == 1:
         while queue:
             job = queue.popleft()
+            started(job)
             fn, *args = call(job)
             finished(job, fn(*args))
         return outcomes
@@ -202,6 +217,7 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
         while queue or running:
             while queue and len(running) < workers:
                 job = queue.popleft()
+                started(job)
                 running[pool.submit(*call(job))] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
