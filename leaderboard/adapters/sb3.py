@@ -110,7 +110,7 @@ class SB3Agent:
     def _predict(self, obs, state, episode_start):
         """``model.predict(deterministic=True)``; a policy with ``predict_state`` (``PlasticRecurrentPolicy``: the
         same actions, its state kept unpacked between steps) plays through that."""
-        predict = getattr(self.model.policy, "predict_state", None) or self.model.predict
+        predict = getattr(getattr(self.model, "policy", None), "predict_state", None) or self.model.predict
         return predict(obs, state=state, episode_start=episode_start, deterministic=True)
 
 
