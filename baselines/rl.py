@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from plastic_gym.io import read_json_file, write_atomic
+from plastic_gym.io import folder_lock, read_json_file, write_atomic
 from plastic_gym.leaderboard.results import write_json_atomic
 
 from .common import check_not_trained, entry_dir, select_tasks, training_kwargs, write_entry_manifest
@@ -250,11 +250,11 @@ def train_recipe(recipe: Recipe, seed: int, runs_dir: str | Path = "runs/baselin
                                   snapshot_callback(run_dir, records, snapshot_every, seconds)])
         seconds += time.perf_counter() - start
         save_model(model, out / f"{task.name}.zip")
-        # read just before writing: a campaign may train other tasks of this entry in other processes
-        curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
-        curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
-                             "train_seconds": round(seconds, 1), "records": records}
-        write_json_atomic(curves_path, curves, overwrite=True)
+        with folder_lock(out):  # a campaign may train other tasks of this entry in other processes
+            curves = read_json_file(curves_path, "curves") if curves_path.exists() else {}
+            curves[task.name] = {"algo": settings["algo"], "env_steps": int(model.num_timesteps),
+                                 "train_seconds": round(seconds, 1), "records": records}
+            write_json_atomic(curves_path, curves, overwrite=True)
         model.get_env().close()
     return write_manifest(recipe, seed, out)
 
