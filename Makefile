@@ -30,3 +30,4 @@ bench: install
 	$(BIN)/python benchmarks/env_throughput.py
 	$(BIN)/python benchmarks/plastic_throughput.py
 	$(BIN)/python benchmarks/ppo_memory.py
+	$(BIN)/python benchmarks/eval_throughput.py
