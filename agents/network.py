@@ -76,8 +76,8 @@ class PlasticNetwork(PlasticNetworkBase):
         for k, (pre, post) in factors.items():
             aw, ab = self.layers[k].alpha_weight, self.layers[k].alpha_bias
             g = pre.unsqueeze(2) * (eta[:, None] * post).unsqueeze(1)  # eta~_t pre_t ⊗ post_t: one [B, in, out] pass
-            kept = keep[:, None, None] * F[k]
-            new_F[k] = kept + g if aw is None else torch.addcmul(kept, aw, g)
+            kept = keep[:, None, None] * F[k]  # a fresh tensor: added to in place (no [B, in, out] allocation)
+            new_F[k] = kept.add_(g) if aw is None else kept.addcmul_(aw, g)
             new_f[k] = keep[:, None] * f[k]
             if self.rule.plastic_bias:
                 new_f[k] = new_f[k] + eta[:, None] * (post if ab is None else ab * post)
