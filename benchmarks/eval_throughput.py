@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from side_by_side import interleaved
+
 
 def _policy(hidden: int, rule: str, n_envs: int):
     from plastic_gym.agents.ppo import PlasticPPO, make_plastic_vec_env
@@ -52,10 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     model, env = _policy(args.hidden, args.rule, args.envs)
     _play(model, env, 5, True)  # warm-up
-    rates: dict[str, list[float]] = {"predict": [], "predict_state": []}
-    for _ in range(args.rounds):  # alternating, so that both see the same machine
-        rates["predict"].append(_play(model, env, args.steps, unpacked=False))
-        rates["predict_state"].append(_play(model, env, args.steps, unpacked=True))
+    rates = interleaved({"predict": lambda: _play(model, env, args.steps, unpacked=False),
+                         "predict_state": lambda: _play(model, env, args.steps, unpacked=True)}, args.rounds)
     best = {k: max(v) for k, v in rates.items()}
     print(f"{args.rule} RNN, hidden {args.hidden}, {args.envs} envs, "
           f"best of {args.rounds} rounds of {args.steps} steps")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from side_by_side import interleaved
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -40,14 +42,16 @@ def main() -> None:
         trainer.model.cache_features(trainer.task.distinct_images())
         built = time.perf_counter() - start
         cache = trainer.model.feature_cache
-        seconds: dict[str, list[float]] = {"lookup": [], "encoder": []}
-        for _ in range(args.rounds):
-            for name in seconds:
-                trainer.model.feature_cache = cache if name == "lookup" else None
-                start = time.perf_counter()
-                for _ in range(args.steps):
-                    trainer.train_step()
-                seconds[name].append((time.perf_counter() - start) / args.steps)
+
+        def seconds_per_step(lookup: bool) -> float:
+            trainer.model.feature_cache = cache if lookup else None
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                trainer.train_step()
+            return (time.perf_counter() - start) / args.steps
+
+        seconds = interleaved({"lookup": lambda: seconds_per_step(True), "encoder": lambda: seconds_per_step(False)},
+                              args.rounds)
     best = {k: min(v) for k, v in seconds.items()}
     print(f"{args.n_way}-way Omniglot, hidden {args.hidden}, batch 32: cache of {len(cache):,} images built in "
           f"{built:.1f} s; best of {args.rounds} rounds of {args.steps} steps")
