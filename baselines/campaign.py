@@ -6,6 +6,10 @@ A campaign folder holds ``campaign.json``::
      "runs": [["rl-recurrent-ppo-lstm", 0], ["rl-plastic-ppo-hebbian", 0], ...],
      "task_order": ["copy", "regression"]}
 
+A run names a shipped recipe (``baselines/configs/``) or a recipe file, a relative path being read from the campaign
+folder: ``["recipes/hebbian-loss-all.json", 0]`` keeps a campaign's variants of the shipped recipes (a study, not a
+board entry) beside its runs.
+
 and, as the trainings progress, their run folders ``<recipe>/s<seed>/<task>/`` (the ``--runs-dir`` layout of
 ``baseline train``: resumable snapshots). Committing the run folders is what makes a campaign of many core-hours
 survive the machine it started on: ``plastic-gym baseline campaign FOLDER --workers 2`` on any clone trains every
@@ -89,7 +93,7 @@ def load_campaign(folder: str | Path) -> Campaign:
             f"{path}: runs must be a non-empty list of [recipe, seed] pairs, got {runs!r}")
     loaded = []
     for name, seed in runs:
-        recipe = load_recipe(name)
+        recipe = load_recipe(_recipe_path(folder, name))
         require(isinstance(seed, int) and seed in recipe.seeds,
                 f"{path}: seed {seed!r} of {name} is not one of the recipe's seeds {list(recipe.seeds)}")
         loaded.append((recipe, seed))
@@ -102,6 +106,13 @@ def load_campaign(folder: str | Path) -> Campaign:
         reject_unknown(order, sorted({t.name for r, _ in loaded for t in select_tasks(r)}), "task name",
                        f"{path}: task_order (the tasks of its recipes)")
     return Campaign(folder, str(data.get("description", "")), tuple(loaded), tuple(order) if order else None)
+
+
+def _recipe_path(folder: Path, name: Any) -> Any:
+    """A run's recipe: a shipped recipe's name as it is, a relative ``.json`` path read from the campaign folder."""
+    if isinstance(name, str) and name.endswith(".json") and not Path(name).is_absolute():
+        return folder / name
+    return name
 
 
 def missing_tasks(campaign: Campaign, recipe: Recipe, seed: int) -> list[str]:

@@ -89,6 +89,20 @@ def test_bad_campaign_files_are_refused(tmp_path, runs, message):
         campaign_mod.load_campaign(tmp_path)
 
 
+def test_a_relative_recipe_path_is_read_from_the_campaign_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "campaign"
+    (folder / "recipes").mkdir(parents=True)
+    (folder / "recipes" / "tinyrl.json").write_text(json.dumps(TINY))
+    (folder / "campaign.json").write_text(json.dumps({"runs": [["recipes/tinyrl.json", 1]]}))
+    monkeypatch.chdir(tmp_path)  # not the campaign folder: the path is the folder's, not the working directory's
+    campaign = campaign_mod.load_campaign(folder)
+    assert [(r.name, s) for r, s in campaign.runs] == [("tinyrl", 1)]
+    assert campaign.runs[0][0].path == folder / "recipes" / "tinyrl.json"
+    (folder / "campaign.json").write_text(json.dumps({"runs": [["recipes/missing.json", 0]]}))
+    with pytest.raises(ValueError, match="missing.json"):
+        campaign_mod.load_campaign(folder)
+
+
 def test_cli_refuses_a_folder_without_a_campaign(tmp_path, capsys):
     assert main(["baseline", "campaign", str(tmp_path)]) == 2
     assert "no campaign.json" in capsys.readouterr().err
