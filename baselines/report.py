@@ -5,6 +5,11 @@ score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, t
 and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
 paper's metric for regression and cue-reward, the error over every step of the episode). Cells give the mean over
 seeds, then each seed.
+
+``--pair A.json B.json`` compares two result files of one suite instead, task by task on their shared episodes (the
+suite's episodes are the same for every agent): the difference of the normalized scores with a paired bootstrap
+interval (``leaderboard.scoring.paired_difference``), which is what a claim "A beats B on task T" needs; the
+spread of one seed's episodes, not of training seeds.
 """
 
 from __future__ import annotations
@@ -127,6 +132,34 @@ def time_table(checkpoint_dir: Path, task_names: list[str], suite: str = "v0") -
     return "\n".join(["Training wall time per task in seconds, as recorded (a shared 2-core machine):", "", *lines])
 
 
+def pair_table(path_a: Path, path_b: Path) -> str:
+    """Task by task, the agent of result file ``path_a`` against that of ``path_b`` on the same episodes (tasks
+    where either plays the no-memory fallback are left out)."""
+    from plastic_gym.leaderboard.results import read_json
+    from plastic_gym.leaderboard.scoring import paired_difference
+
+    doc_a, doc_b = read_json(path_a), read_json(path_b)
+    if doc_a["suite"] != doc_b["suite"]:
+        raise ValueError(f"{path_a} and {path_b} are results of different suites: {doc_a['suite']} vs {doc_b['suite']}")
+    name_a, name_b = (d["agents"][0]["metadata"]["name"] for d in (doc_a, doc_b))
+    lines = [f"| task | metric | {name_a} | {name_b} | normalized A - B [95% interval] | A better on |",
+             "|---|---|---|---|---|---|"]
+    for task, other in zip(doc_a["tasks"], doc_b["tasks"], strict=True):
+        if (task["name"], task["seed"], task["episodes"]) != (other["name"], other["seed"], other["episodes"]):
+            raise ValueError(f"task {task['name']!r}: {path_a} and {path_b} were not played on the same episodes")
+        runs = [d["agents"][0]["runs"] for d in (doc_a, doc_b)]
+        if any(run[task["name"]].get("fallback") for r in runs for run in r):
+            continue
+        a, b = (np.mean([run[task["name"]]["primary"] for run in r], axis=0) for r in runs)
+        pair = paired_difference(task, a, b)
+        low, high = pair["interval"]
+        lines.append(f"| {task['name']} | {task['primary_metric']} | {a.mean():.4f} | {b.mean():.4f} | "
+                     f"{pair['difference']:+.3f} [{low:+.3f}, {high:+.3f}] | {pair['a_better']:.0%} of "
+                     f"{task['episodes']} episodes |")
+    return "\n".join([f"A = {name_a} ({path_a}), B = {name_b} ({path_b}); paired over the same episodes:", "",
+                      *lines])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULT_DIR, help="folder of result files")
@@ -134,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", nargs="+", default=["all_mse"],
                         help="metrics shown beside each task's primary metric (default: all_mse, the paper's)")
     parser.add_argument("--suite", default="v0", help="the suite whose results are tabled (default v0; e.g. rl-v0)")
+    parser.add_argument("--pair", nargs=2, type=Path, metavar=("A", "B"),
+                        help="compare two result files task by task on their shared episodes instead")
     args = parser.parse_args(argv)
+    if args.pair:
+        print(pair_table(*args.pair))
+        return 0
     from plastic_gym.leaderboard.suite import load_suite
 
     results = load_results(args.results, args.suite)

@@ -105,6 +105,29 @@ def score(tasks: list[dict[str, Any]], runs: list[dict[str, dict[str, Any]]]) ->
     return out
 
 
+def paired_difference(task: dict[str, Any], a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """Agent A against agent B on one task's SAME episodes: ``task`` is the result file's task entry
+    (``references``, ``higher_is_better``), ``a`` and ``b`` the two agents' per-episode primary metric [N].
+
+    Returns ``{"difference", "interval", "a_better"}``: the difference of the normalized scores, A's minus B's
+    (positive: A is better, whichever way the metric goes), its 95% bootstrap interval with the episodes resampled
+    jointly for both agents and the references, and the share of episodes on which A's metric is better than B's.
+    """
+    refs = task["references"]
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.shape != np.shape(refs["no_memory"]):
+        raise ValueError(f"paired agents need the same episodes: got {a.shape}, {b.shape} and references "
+                         f"{np.shape(refs['no_memory'])}")
+    sample = _stack(refs, [a, b])
+
+    def stat(s, axis=-1):
+        norm = _normalized(s, axis)
+        return norm[0] - norm[1]
+
+    return {"difference": float(stat(sample)), "interval": _interval((sample,), stat),
+            "a_better": float(np.mean(a > b if task["higher_is_better"] else a < b))}
+
+
 def compare_scores(expected: Any, found: Any, where: str, interval_tol: float = 1e-9) -> list[str]:
     """Differences between recomputed (``expected``) and stored (``found``) scores, as ``field <path>: ...`` messages.
 

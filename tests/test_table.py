@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from plastic_gym.leaderboard.evaluate import _wrap, table
@@ -154,3 +155,48 @@ def test_baseline_report_shows_all_mse_beside_the_primary_metric():
     assert lines[5] == "| a (0, 1) | 0.300 (0.200 / 0.400) | 0.500 (0.400 / 0.600) |"
     assert "accuracy" not in text
     assert "no result records" in metric_table(results, {"acc": "accuracy"}, ["all_mse"])
+
+
+def test_paired_difference_closed_forms():
+    """``scoring.paired_difference``: an agent against itself differs by exactly 0, the oracle against the no-memory
+    agent by exactly 1 (in every resample), the sign says which is better whichever way the metric goes."""
+    from plastic_gym.leaderboard.scoring import paired_difference
+
+    rng = np.random.default_rng(0)
+    no_memory, oracle = rng.uniform(0.8, 1.2, 64), rng.uniform(0.0, 0.1, 64)
+    task = {"references": {"no_memory": no_memory, "oracle": oracle}, "higher_is_better": False}
+    agent = rng.uniform(0.2, 0.6, 64)
+    assert paired_difference(task, agent, agent) == {"difference": 0.0, "interval": [0.0, 0.0], "a_better": 0.0}
+    best = paired_difference(task, oracle, no_memory)
+    assert best["difference"] == pytest.approx(1.0) and best["interval"] == pytest.approx([1.0, 1.0])
+    assert best["a_better"] == 1.0
+    worse = paired_difference(task, agent + 0.1, agent)
+    assert worse["difference"] < 0 and worse["interval"][1] < 0 and worse["a_better"] == 0.0
+    up = {"references": {"no_memory": np.full(64, 0.2), "oracle": np.ones(64)}, "higher_is_better": True}
+    assert paired_difference(up, np.full(64, 0.6), np.full(64, 0.2))["difference"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="same episodes"):
+        paired_difference(task, agent, agent[:10])
+
+
+def test_baseline_report_pairs_two_result_files(capsys):
+    """``report --pair A B``: task by task on the shared episodes, A against itself 0 everywhere, swapping A and B
+    flips the sign, fallback tasks left out, results of other suites refused."""
+    from plastic_gym.baselines import report
+
+    results = report.RESULT_DIR
+    gradient, hebbian = results / "plastic-rnn-gradient-s0.json", results / "plastic-rnn-hebbian-s0.json"
+    assert report.main(["--pair", str(gradient), str(gradient)]) == 0
+    same = capsys.readouterr().out.splitlines()
+    assert len(same) == 4 + 7 and all("+0.000 [+0.000, +0.000] | 0% of" in line for line in same[4:])
+
+    def differences(a, b):
+        return {line.split(" | ")[0]: line.split(" | ")[4] for line in report.pair_table(a, b).splitlines()[4:]}
+
+    forth, back = differences(gradient, hebbian), differences(hebbian, gradient)
+    assert forth.keys() == back.keys() and len(forth) == 7
+    for task, cell in forth.items():
+        assert float(cell.split()[0]) == pytest.approx(-float(back[task].split()[0]), abs=1e-3)
+    prototype = report.pair_table(results / "prototype-reference.json", gradient).splitlines()
+    assert [line.split(" | ")[0] for line in prototype[4:]] == ["| oneshot"]
+    with pytest.raises(ValueError, match="different suites"):
+        report.pair_table(gradient, results / "rl-ppo-mlp-s0.json")
