@@ -19,6 +19,13 @@ def register(subparsers) -> None:
                           help="a --runs-dir of baseline train (default runs/baselines)")
     progress.set_defaults(func=_progress)
 
+    curves = sub.add_parser("curves", help="validation curves of one task's supervised runs in several runs folders")
+    curves.add_argument("folders", nargs="+", help="runs folders or campaign folders (<recipe>/s<seed>/<task>/)")
+    curves.add_argument("--task", required=True, help="the suite task whose runs are drawn")
+    curves.add_argument("--out", required=True, help="the PNG file to write")
+    curves.add_argument("--metrics", nargs="+", help="validation metrics drawn (default: every one recorded)")
+    curves.set_defaults(func=_curves)
+
     def common(p):
         p.add_argument("name", help="recipe name (see `plastic-gym baseline list`) or path to a recipe .json")
         p.add_argument("--steps", type=int, help="outer steps per task (default: the recipe's)")
@@ -79,6 +86,18 @@ def _progress(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report(rows))
+    return 0
+
+
+def _curves(args: argparse.Namespace) -> int:
+    from .run_curves import plot
+
+    try:
+        out = plot(args.folders, args.task, args.out, args.metrics)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(out)
     return 0
 
 

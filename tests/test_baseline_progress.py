@@ -76,3 +76,34 @@ def test_cli_prints_the_report_and_refuses_a_bad_folder(runs, tmp_path, capsys):
     (runs / "not-a-recipe").mkdir()
     assert main(["baseline", "progress", str(runs)]) == 2
     assert "not-a-recipe" in capsys.readouterr().err
+
+
+def _metrics(folder, recipe, seed, task, values):
+    run = folder / recipe / f"s{seed}" / task
+    run.mkdir(parents=True)
+    lines = [json.dumps({"step": 200 * k, "train_loss": v, "val": {"test_mse": v, "all_mse": 2 * v}})
+             for k, v in enumerate(values)]
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_curves_of_one_task_across_folders(tmp_path, capsys):
+    """``baseline curves``: one line per (recipe, seed) of the task, from every folder given; other tasks left out;
+    a run in two folders, no run at all and a missing folder refused."""
+    from plastic_gym.baselines.run_curves import read_runs
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _metrics(a, "hebbian", 0, "regression", [1.0, 0.5])
+    _metrics(a, "hebbian", 0, "copy", [0.3])
+    _metrics(b, "gradient-loss-all", 1, "regression", [1.0, 0.4, 0.2])
+    runs = read_runs([a, b], "regression")
+    assert list(runs) == ["hebbian s0", "gradient-loss-all s1"]
+    assert [r["val"]["test_mse"] for r in runs["gradient-loss-all s1"]] == [1.0, 0.4, 0.2]
+    out = tmp_path / "regression.png"
+    assert main(["baseline", "curves", str(a), str(b), "--task", "regression", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="in two of the folders"):
+        read_runs([a, a], "regression")
+    with pytest.raises(ValueError, match="no supervised run of task 'assoc'"):
+        read_runs([a, b], "assoc")
+    assert main(["baseline", "curves", str(tmp_path / "none"), "--task", "copy", "--out", str(out)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
