@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -144,10 +145,10 @@ def pair_table(path_a: Path, path_b: Path) -> str:
     name_a, name_b = (d["agents"][0]["metadata"]["name"] for d in (doc_a, doc_b))
     lines = [f"| task | metric | {name_a} | {name_b} | normalized A - B [95% interval] | A better on |",
              "|---|---|---|---|---|---|"]
+    runs = [d["agents"][0]["runs"] for d in (doc_a, doc_b)]
     for task, other in zip(doc_a["tasks"], doc_b["tasks"], strict=True):
         if (task["name"], task["seed"], task["episodes"]) != (other["name"], other["seed"], other["episodes"]):
             raise ValueError(f"task {task['name']!r}: {path_a} and {path_b} were not played on the same episodes")
-        runs = [d["agents"][0]["runs"] for d in (doc_a, doc_b)]
         if any(run[task["name"]].get("fallback") for r in runs for run in r):
             continue
         a, b = (np.mean([run[task["name"]]["primary"] for run in r], axis=0) for r in runs)
@@ -171,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare two result files task by task on their shared episodes instead")
     args = parser.parse_args(argv)
     if args.pair:
-        print(pair_table(*args.pair))
+        try:
+            print(pair_table(*args.pair))
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         return 0
     from plastic_gym.leaderboard.suite import load_suite
 
