@@ -4,7 +4,7 @@ A campaign folder holds ``campaign.json``::
 
     {"description": "the rl-v0 recipes at 1M env steps per task",
      "runs": [["rl-recurrent-ppo-lstm", 0], ["rl-plastic-ppo-hebbian", 0], ...],
-     "task_order": ["copy", "regression"]}
+     "task_order": ["copy", "regression"], "seeds_together": false}
 
 A run names a shipped recipe (``baselines/configs/``) or a recipe file, a relative path being read from the campaign
 folder: ``["recipes/hebbian-loss-all.json", 0]`` keeps a campaign's variants of the shipped recipes (a study, not a
@@ -20,7 +20,9 @@ The unit of work is one task of one (recipe, seed), so that every worker stays b
 ``task_order`` the tasks are trained run by run, in the listed order (each run's tasks in suite order). With it,
 a campaign fills the board task by task: ordered by seed, then by the task's place in ``task_order`` (tasks it does
 not name come after, in suite order), then by the order of ``runs``; so every recipe's first seed of the first
-named task is in before any recipe moves on, which is what a comparison of recipes on a task needs.
+named task is in before any recipe moves on, which is what a comparison of recipes on a task needs. With
+``"seeds_together": true`` the task's place comes before the seed: every seed of a task is in before the next
+task starts, which is what a claim checked on two seeds needs first.
 
 The entries (``FOLDER/entries/<recipe>-s<seed>/``) and their result files (``FOLDER/results/``) are derived from the
 run folders, so they are not committed (``.gitignore``). After every task an entry gains, its manifest is rewritten
@@ -57,6 +59,7 @@ class Campaign:
     description: str
     runs: tuple[tuple[Recipe, int], ...]
     task_order: tuple[str, ...] | None = None
+    seeds_together: bool = False
 
     @property
     def entries(self) -> Path:
@@ -87,7 +90,7 @@ def load_campaign(folder: str | Path) -> Campaign:
     path = folder / CAMPAIGN_FILE
     require(path.is_file(), f"{folder}: no {CAMPAIGN_FILE}; expected a campaign folder (see baselines/campaign.py)")
     data = read_json_file(path, "campaign")
-    reject_unknown(data, ["description", "runs", "task_order"], "field", str(path))
+    reject_unknown(data, ["description", "runs", "task_order", "seeds_together"], "field", str(path))
     runs = data.get("runs")
     require(isinstance(runs, list) and runs and all(isinstance(r, list) and len(r) == 2 for r in runs),
             f"{path}: runs must be a non-empty list of [recipe, seed] pairs, got {runs!r}")
@@ -105,7 +108,11 @@ def load_campaign(folder: str | Path) -> Campaign:
                 f"{path}: task_order must be a non-empty list of distinct task names, got {order!r}")
         reject_unknown(order, sorted({t.name for r, _ in loaded for t in select_tasks(r)}), "task name",
                        f"{path}: task_order (the tasks of its recipes)")
-    return Campaign(folder, str(data.get("description", "")), tuple(loaded), tuple(order) if order else None)
+    together = data.get("seeds_together", False)
+    require(isinstance(together, bool), f"{path}: seeds_together must be true or false, got {together!r}")
+    require(not together or order is not None, f"{path}: seeds_together needs a task_order")
+    return Campaign(folder, str(data.get("description", "")), tuple(loaded), tuple(order) if order else None,
+                    together)
 
 
 def _recipe_path(folder: Path, name: Any) -> Any:
@@ -129,7 +136,13 @@ def pending_units(campaign: Campaign) -> list[Unit]:
     if campaign.task_order is not None:
         rank = {t: k for k, t in enumerate(campaign.task_order)}
         unnamed = len(rank)  # tasks that task_order does not name: after the named ones, in suite order
-        units.sort(key=lambda u: (u[2].seed, rank.get(u[2].task, unnamed), 0 if u[2].task in rank else u[1], u[0]))
+
+        def key(u: tuple[int, int, Unit]) -> tuple[int, ...]:
+            i, k, unit = u
+            place = (rank.get(unit.task, unnamed), 0 if unit.task in rank else k)
+            return (*place, unit.seed, i) if campaign.seeds_together else (unit.seed, *place, i)
+
+        units.sort(key=key)
     return [u for _, _, u in units]
 
 

@@ -168,14 +168,17 @@ def test_units_run_by_run_without_task_order_and_task_by_task_with_it(tmp_path):
     ordered = _two_task_campaign(tmp_path / "b", task_order=["assoc"])
     assert ordered.task_order == ("assoc",)
     assert _units(ordered) == [(0, "assoc"), (0, "copy"), (1, "assoc"), (1, "copy")]
+    together = _two_task_campaign(tmp_path / "c", task_order=["assoc"], seeds_together=True)
+    assert _units(together) == [(0, "assoc"), (1, "assoc"), (0, "copy"), (1, "copy")]
 
 
-def test_paper_campaign_trains_every_recipe_on_a_task_before_the_next_task():
+def test_paper_campaign_trains_every_recipe_and_seed_on_a_task_before_the_next_task():
     from pathlib import Path
 
     campaign = campaign_mod.load_campaign(Path(__file__).resolve().parents[1] / "baselines/campaigns/paper-v0")
     units = [(u.seed, u.task, u.recipe.name) for u in campaign_mod.pending_units(campaign)]
-    assert units == sorted(units, key=lambda u: (u[0], campaign.task_order.index(u[1])))
+    assert campaign.seeds_together
+    assert units == sorted(units, key=lambda u: (campaign.task_order.index(u[1]), u[0]))
 
 
 @pytest.mark.parametrize("order, message", [
@@ -186,6 +189,15 @@ def test_paper_campaign_trains_every_recipe_on_a_task_before_the_next_task():
 def test_bad_task_orders_are_refused(tmp_path, order, message):
     with pytest.raises(ValueError, match=message):
         _two_task_campaign(tmp_path, task_order=order)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"task_order": ["copy"], "seeds_together": "yes"}, "seeds_together must be true or false, got 'yes'"),
+    ({"seeds_together": True}, "seeds_together needs a task_order"),
+])
+def test_bad_seeds_together_is_refused(tmp_path, fields, message):
+    with pytest.raises(ValueError, match=message):
+        _two_task_campaign(tmp_path, **fields)
 
 
 def test_two_workers_train_the_tasks_of_one_entry_at_once_and_evaluate_it_with_both(tmp_path, monkeypatch):
