@@ -60,6 +60,10 @@ def register(subparsers) -> None:
                         "several agents)")
     p.add_argument("--suite", default="v0",
                    help="suite name (v0, rl-v0, omniglot, omniglot-v1) or path to a suite .json (default: v0)")
+    p.add_argument("--tasks", nargs="+", metavar="TASK", default=None,
+                   help="play only these tasks of the suite, with the same episodes (e.g. --tasks regression "
+                        "--diagnostics for a one-task model); the result file names a suite of its own, "
+                        "<suite>-<task>_..., that the full suite's board does not take")
     p.add_argument("--episodes", type=int_at_least(2, " (the bootstrap needs two episodes)"), default=None,
                    metavar="N",
                    help="evaluate only the first N eval episodes of each task (default: the suite's count; a shorter "
@@ -166,9 +170,10 @@ def _evaluate(args) -> int:
 
         return evaluate_command(args.agent, args.omniglot_runs, args.seed, args.out, args.force)
     try:
-        suite = load_suite(args.suite)
+        full = load_suite(args.suite)
+        suite = full.subset(args.tasks) if args.tasks else full
     except ValueError as err:
-        print(f"error: --suite: {err}", file=sys.stderr)
+        print(f"error: --suite/--tasks: {err}", file=sys.stderr)
         return 2
     out = args.out or Path(f"results-{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}.json")
     if out.exists() and not args.force:
@@ -179,9 +184,9 @@ def _evaluate(args) -> int:
         return 2
     try:
         factories = ([load_agent(spec, seed=args.seed) for spec in args.agent] if args.agent
-                     else trusted_factories(board_name_of(suite.name, suite.hash), seed=args.seed))
-        for factory in factories:
-            check_suite_tasks(factory, suite.task_names)
+                     else trusted_factories(board_name_of(full.name, full.hash), seed=args.seed))
+        for factory in factories:  # a manifest is checked against the suite it was made for, --tasks or not
+            check_suite_tasks(factory, full.task_names)
         doc = evaluate(factories, suite, episodes=args.episodes, seed=args.seed, progress=not args.no_progress,
                        runtime_kwargs=runtime_kwargs(args), diagnostics=args.diagnostics)
     except AgentsFailed as failed:  # keep what the other agents measured, then fail

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from plastic_gym.io import read_json_file
+from plastic_gym.validation import require
 
 SUITE_DIR = Path(__file__).resolve().parent
 
@@ -72,6 +74,19 @@ class Suite:
     @property
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
+
+    def subset(self, names: Sequence[str]) -> Suite:
+        """The tasks ``names`` of this suite alone, with the same episodes, as a suite of its own named
+        ``<suite>-<task>_<task>...``: to play or diagnose a few tasks without the others (its own hash, so no board
+        of the full suite takes its results)."""
+        named = {self.task(n).name for n in names}  # an unknown name: task()'s error
+        wanted = [n for n in self.task_names if n in named]  # in the suite's order
+        require(bool(wanted), f"suite {self.name!r}: expected at least one task name; its tasks: {self.task_names}")
+        data = dict(self.data)
+        data["name"] = f"{self.name}-{'_'.join(wanted)}"
+        data["description"] = f"The task(s) {wanted} of suite {self.name!r} alone, with the same episodes."
+        data["tasks"] = [t for t in self.data["tasks"] if t["name"] in wanted]
+        return parse_suite(data, f"suite {self.name!r} restricted to {wanted}")
 
 
 def available_suites() -> list[str]:

@@ -91,6 +91,18 @@ def test_suite_errors():
             parse_suite(bad)
 
 
+def test_suite_subset_keeps_the_named_tasks_and_their_episodes():
+    v0 = load_suite("v0")
+    sub = v0.subset(["regression", "copy", "regression"])
+    assert sub.name == "v0-copy_regression" and sub.task_names == ["copy", "regression"]  # the suite's order
+    assert sub.tasks == (v0.task("copy"), v0.task("regression"))
+    assert sub.hash != v0.hash and sub.hash == parse_suite(sub.data).hash
+    with pytest.raises(ValueError, match="suite 'v0' has no task 'nope'; its tasks: \\['copy'"):
+        v0.subset(["nope"])
+    with pytest.raises(ValueError, match="expected at least one task name"):
+        v0.subset([])
+
+
 # -- agents and normalization ---------------------------------------------------------------------------------
 def test_reference_agents_follow_the_protocol():
     task = plastic_gym.make_task("PlasticCopy-v0")
@@ -323,6 +335,19 @@ def test_cli_evaluate_submit_render_verify(small_suite, tmp_path, capsys):
     bad.write_text("{")
     assert main(["submit", str(bad), *args]) == 1
     assert "rejected" in capsys.readouterr().err
+
+
+def test_cli_evaluate_tasks_plays_those_tasks_on_the_same_episodes(ref_doc, small_suite, tmp_path, capsys):
+    out = tmp_path / "copy.json"
+    args = ["evaluate", "--agent", "no-memory", "--suite", str(small_suite[0]), "--out", str(out), "--no-progress"]
+    assert main([*args, "--tasks", "copy"]) == 0
+    doc = read_json(out)
+    assert doc["suite"]["name"] == "v0-small-copy" and [t["name"] for t in doc["tasks"]] == ["copy"]
+    assert doc["agents"][0]["runs"][0]["copy"] == _agent(ref_doc, "no-memory")["runs"][0]["copy"]
+    assert main([*args, "--force", "--tasks", "nope"]) == 2
+    assert "--suite/--tasks: suite 'v0-small' has no task 'nope'" in capsys.readouterr().err
+    assert main(["submit", str(out), "--board-dir", str(tmp_path / "boards")]) != 0  # not a shipped suite: refused
+    assert "unknown suite 'v0-small-copy'" in capsys.readouterr().err
 
 
 def test_interrupted_evaluation_leaves_no_result_file(small_suite, tmp_path, capsys):
