@@ -4,7 +4,9 @@ Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled
 score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, the raw primary metric of every task,
 and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
 paper's metric for regression and cue-reward, the error over every step of the episode). Cells give the mean over
-seeds, then each seed.
+seeds, then each seed. A seed that has no model for a task yet (a campaign in progress: it played the no-memory
+fallback) is left out of the task's mean and marked ``*`` in the list; a cell whose every seed is such is the
+fallback's value, marked ``*``.
 
 ``--pair A.json B.json`` compares two result files of one suite instead, task by task on their shared episodes (the
 suite's episodes are the same for every agent): the difference of the normalized scores with a paired bootstrap
@@ -44,6 +46,25 @@ def _cell(values: list[float], digits: int) -> str:
     return mean if len(values) == 1 else f"{mean} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
 
 
+def _task_cell(agents: list[dict], task: str, value, digits: int = 3) -> str:
+    """One task's cell over the seeds of an entry (module docstring): ``value(agent)`` of each seed, averaged over
+    the seeds that played the task with a model of their own; ``None`` values (a metric a result lacks) are left out
+    too, "-" when none is left."""
+    played = [not a["runs"][0][task].get("fallback") for a in agents]
+    values = [value(a) for a in agents]
+    if not any(played):
+        kept = [v for v in values if v is not None]
+        return f"{np.mean(kept):.{digits}f}*" if kept else "-"
+    kept = [v for v, p in zip(values, played, strict=True) if p and v is not None]
+    if not kept:
+        return "-"
+    if len(values) == 1:
+        return f"{kept[0]:.{digits}f}"
+    each = " / ".join("-" if v is None else f"{v:.{digits}f}" + ("" if p else "*")
+                      for v, p in zip(values, played, strict=True))
+    return f"{np.mean(kept):.{digits}f} ({each})"
+
+
 def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
     order = [n for n in available() if n in results] + sorted(set(results) - set(available()))
     norm = ["| entry (seeds) | IQM | " + " | ".join(task_names) + " |", "|---|---|" + "---|" * len(task_names)]
@@ -54,12 +75,9 @@ def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
         agents = [results[name][s] for s in seeds]
         label = f"{name} ({', '.join(map(str, seeds))})"
         iqm = _cell([a["scores"]["iqm"]["value"] for a in agents], 3)
-        cells = []
-        for t in task_names:
-            fallback = any(a["runs"][0][t].get("fallback") for a in agents)
-            cells.append(_cell([a["scores"]["tasks"][t]["normalized"] for a in agents], 3) + ("*" if fallback else ""))
+        cells = [_task_cell(agents, t, lambda a, t=t: a["scores"]["tasks"][t]["normalized"]) for t in task_names]
         norm.append(f"| {label} | {iqm} | " + " | ".join(cells) + " |")
-        raw.append(f"| {label} | " + " | ".join(_cell([a["scores"]["tasks"][t]["score"] for a in agents], 3)
+        raw.append(f"| {label} | " + " | ".join(_task_cell(agents, t, lambda a, t=t: a["scores"]["tasks"][t]["score"])
                                               for t in task_names) + " |")
     return "\n".join(["Normalized scores (0 = no memory, 1 = oracle; * = no model, no-memory fallback):", "",
                       *norm, "", "Raw primary metric on the suite's episodes:", "", *raw])
@@ -80,12 +98,9 @@ def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], m
     lines = ["| entry (seeds) | " + " | ".join(f"{t} `{m}`" for t, m in columns) + " |",
              "|---|" + "---|" * len(columns)]
     for name in order:
-        seeds = sorted(results[name])
-        cells = []
-        for t, m in columns:
-            means = [results[name][s]["runs"][0][t].get("means", {}) for s in seeds]
-            cells.append(_cell([x[m] for x in means], 3) if all(m in x for x in means) else "-")
-        lines.append(f"| {name} ({', '.join(map(str, seeds))}) | " + " | ".join(cells) + " |")
+        agents = [results[name][s] for s in sorted(results[name])]
+        cells = [_task_cell(agents, t, lambda a, t=t, m=m: a["runs"][0][t].get("means", {}).get(m)) for t, m in columns]
+        lines.append(f"| {name} ({', '.join(map(str, sorted(results[name])))}) | " + " | ".join(cells) + " |")
     return "\n".join([f"Primary metric beside {', '.join(metrics)} (means over each task's evaluation episodes):", "",
                       *lines])
 

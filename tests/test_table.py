@@ -157,6 +157,26 @@ def test_baseline_report_shows_all_mse_beside_the_primary_metric():
     assert "no result records" in metric_table(results, {"acc": "accuracy"}, ["all_mse"])
 
 
+def test_baseline_report_leaves_fallback_seeds_out_of_a_task_mean():
+    """A seed without a model for a task (a campaign in progress) is not averaged with the seeds that have one: it is
+    listed with a ``*``; a task no seed has a model for shows the fallback's value with a ``*``."""
+    from plastic_gym.baselines.report import metric_table, tables
+
+    def agent(iqm: float, tasks: dict) -> dict:  # task -> (normalized, score, all_mse or None, fallback)
+        return {"scores": {"iqm": {"value": iqm},
+                           "tasks": {t: {"normalized": n, "score": v} for t, (n, v, _, _) in tasks.items()}},
+                "runs": [{t: {"fallback": f, "means": {"err": v, **({"all_mse": m} if m is not None else {})}}
+                          for t, (n, v, m, f) in tasks.items()}]}
+
+    results = {"a": {0: agent(0.4, {"copy": (0.3, 0.2, 0.5, False), "assoc": (0.0, 0.34, None, True)}),
+                     1: agent(0.0, {"copy": (0.0, 0.33, None, True), "assoc": (0.0, 0.34, None, True)})}}
+    text = tables(results, ["copy", "assoc"])
+    assert "| a (0, 1) | 0.200 (0.400 / 0.000) | 0.300 (0.300 / 0.000*) | 0.000* |" in text
+    assert "| a (0, 1) | 0.200 (0.200 / 0.330*) | 0.340* |" in text
+    lines = metric_table(results, {"copy": "err"}, ["all_mse"]).splitlines()
+    assert lines[-1] == "| a (0, 1) | 0.200 (0.200 / 0.330*) | 0.500 (0.500 / -) |"
+
+
 def test_paired_difference_closed_forms():
     """``scoring.paired_difference``: an agent against itself differs by exactly 0, the oracle against the no-memory
     agent by exactly 1 (in every resample), the sign says which is better whichever way the metric goes."""
