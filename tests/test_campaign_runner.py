@@ -172,13 +172,13 @@ def test_units_run_by_run_without_task_order_and_task_by_task_with_it(tmp_path):
     assert _units(together) == [(0, "assoc"), (1, "assoc"), (0, "copy"), (1, "copy")]
 
 
-def test_paper_campaign_trains_every_recipe_and_seed_on_a_task_before_the_next_task():
+def test_paper_campaign_trains_seed_0_of_every_task_first_with_every_recipe_on_a_task_together():
     from pathlib import Path
 
     campaign = campaign_mod.load_campaign(Path(__file__).resolve().parents[1] / "baselines/campaigns/paper-v0")
     units = [(u.seed, u.task, u.recipe.name) for u in campaign_mod.pending_units(campaign)]
-    assert campaign.seeds_together
-    assert units == sorted(units, key=lambda u: (campaign.task_order.index(u[1]), u[0]))
+    assert not campaign.seeds_together
+    assert units == sorted(units, key=lambda u: (u[0], campaign.task_order.index(u[1])))
 
 
 @pytest.mark.parametrize("order, message", [
