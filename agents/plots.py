@@ -12,7 +12,7 @@ from typing import Any
 
 from plastic_gym.io import atomic_path
 
-__all__ = ["plot_curves"]
+__all__ = ["curves_figure", "plot_curves"]
 
 
 #: The title of the one panel of a figure whose runs have no records yet.
@@ -22,11 +22,20 @@ _EMPTY = "no records yet"
 def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
                 metrics: tuple[str, ...] | None = None, reference: dict[str, float] | None = None,
                 xlabel: str = "outer step", train_loss: bool = True) -> Path:
+    """The learning curves of ``curves_figure`` written atomically to ``path`` as PNG."""
+    fig = curves_figure(runs, title, metrics, reference, xlabel, train_loss)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return Path(path)
+
+
+def curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "", metrics: tuple[str, ...] | None = None,
+                  reference: dict[str, float] | None = None, xlabel: str = "outer step", train_loss: bool = True):
     """Learning curves: one panel per validation metric (and the training loss), one line per run.
 
     ``runs`` maps a label to its metric records (``{"step", "val": {metric: value}, "train_loss"}``); ``reference``
-    draws horizontal lines (e.g. the paper's values).
-    Uses matplotlib's object API (no pyplot, no global backend change); written atomically as PNG.
+    draws horizontal lines (e.g. the paper's values). The training loss is drawn on a log scale when it spans more
+    than a factor of 10. Returns a matplotlib ``Figure`` (object API: no pyplot, no global backend change).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -37,6 +46,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, name in zip(axes, panels, strict=True):
+        drawn: list[float] = []
         for label, recs in runs.items():
             if name == "train_loss":
                 pts = [(r["step"], r["train_loss"]) for r in recs if r.get("train_loss") is not None]
@@ -44,6 +54,9 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
                 pts = [(r["step"], r["val"][name]) for r in recs if name in r.get("val", {})]
             if pts:
                 ax.plot(*zip(*pts, strict=True), label=label, marker="." if len(pts) < 30 else None)
+                drawn += [v for _, v in pts]
+        if name == "train_loss" and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
+            ax.set_yscale("log")  # an early spike would otherwise flatten the rest of the curve
         for ref_label, value in (reference or {}).items():
             if ref_label.startswith(name + ":"):
                 ax.axhline(value, ls="--", lw=0.8, color="gray")
@@ -56,6 +69,4 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, 
             ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return Path(path)
+    return fig

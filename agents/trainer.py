@@ -235,6 +235,7 @@ class Trainer:
         cfg = self.config
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+        start = (self.step, len(self.records))
         if not self.records:
             self._pretrain()
             self.validate()
@@ -255,7 +256,11 @@ class Trainer:
             bar.close()
         if self.records[-1]["step"] != self.step:  # resumed at or past the requested total
             self.validate()
-        self._write_outputs(plot=True)
+        # A finished run resumed again has nothing new: its checkpoint file is left as it is (a new save would hold
+        # the same tensors in different bytes, torch writes a fresh serialization id each time).
+        unchanged = (self.step, len(self.records)) == start and self.out_dir is not None and \
+            (self.out_dir / CHECKPOINT_NAME).exists()
+        self._write_outputs(checkpoint=not unchanged, plot=True)
         return self.summary()
 
     def _pretrain(self) -> None:

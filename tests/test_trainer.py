@@ -59,6 +59,15 @@ def test_resume_continues_bit_identically(tmp_path, rule):
     assert [json.loads(line)["step"] for line in lines] == [0, 2, 4]
 
 
+def test_resuming_a_finished_run_leaves_its_checkpoint_file_as_it_is(tmp_path):
+    train(tiny(steps=2), tmp_path, progress=False)
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    again = train(tiny(steps=2), tmp_path, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+    assert again.step == 2 and (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+    longer = train(tiny(steps=4), tmp_path, resume=tmp_path / CHECKPOINT_NAME, progress=False)
+    assert longer.step == 4 and load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 4
+
+
 def test_refuses_to_overwrite_without_force(tmp_path):
     train(tiny(steps=1), tmp_path, progress=False)
     with pytest.raises(RuntimeError, match="refusing to overwrite"):
@@ -380,3 +389,17 @@ def test_plots_module_does_not_import_torch(tmp_path):
             f"plot_curves({{'run': recs}}, {str(tmp_path / 'c.png')!r}); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_curves_draw_a_spiking_training_loss_on_a_log_scale():
+    """An early spike of the training loss (a factor of 10 above its lowest value) would flatten the rest of the
+    curve on a linear axis; a loss within a factor of 10 stays linear, as do the validation panels."""
+    from plastic_gym.agents.plots import curves_figure
+
+    def records(losses):
+        return [{"step": 100 * i, "val": {"mse": 0.5}, "train_loss": v} for i, v in enumerate(losses)]
+
+    spiking = curves_figure({"run": records([None, 0.3, 6.7, 0.3, 0.15])}).axes
+    calm = curves_figure({"run": records([None, 0.3, 0.2, 0.15])}).axes
+    assert [ax.get_yscale() for ax in spiking] == ["linear", "log"]
+    assert [ax.get_yscale() for ax in calm] == ["linear", "linear"]
