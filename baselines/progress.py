@@ -5,9 +5,12 @@ A runs folder (``--runs-dir`` of ``baseline train``) holds one run folder per re
 training seconds, a supervised run's ``summary.json`` how many outer steps (``baselines/rl.py``, ``agents/trainer.py``).
 For every (recipe, seed) of a campaign folder (``campaign.json``, ``campaign.py``), or else every recipe found there
 and its seeds, this lists each suite task against the recipe's budget, the ones not started included, and estimates
-the time left from the rate each run has shown. A task not started yet takes the rate of the same task in another
-seed of the recipe, else the recipe's slowest rate so far: a rough guess (an image task is slower than a bandit)
-until that task has run once.
+the time left from the rate each run has shown. Rates are counted per unit of work: an RL step is one env step, a
+supervised outer step is ``batch_size x episode_length`` env steps of the training task (a copy step at delay 40
+costs four times an association step). A task not started yet takes the rate of the same task in another seed of
+the recipe, else the recipe's slowest rate per unit so far on tasks of the same kind (a supervised task with image
+observations costs far more per time step than one with vectors, so the two kinds do not share rates; an RL recipe's
+tasks share one): a rough guess until that task has run once, and no guess ("?") for a kind not run yet.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ class RunProgress:
     done: int
     budget: int
     seconds: float
+    #: What one step costs in the recipe's unit of work, and the tasks that share a rate (module docstring).
+    work: float = 1.0
+    kind: str = "env step"
 
     @property
     def finished(self) -> bool:
@@ -46,6 +52,21 @@ def _read_run(run_dir: Path) -> tuple[int, float]:
         data = read_json_file(run_dir / "summary.json", "run summary")
         return int(data["step"]), float(data.get("elapsed_s", 0.0))
     return 0, 0.0
+
+
+def _work_per_step(recipe: Recipe, task) -> tuple[float, str]:
+    """One step's work and kind: ``batch_size x episode_length`` of the training task for a supervised recipe, of
+    kind "image" or "vector" by its observations; 1 env step for RL."""
+    if recipe.kind != "supervised":
+        return 1.0, "env step"
+    from plastic_gym import make_task
+
+    from .supervised import task_config
+
+    config = task_config(recipe, task, seed=0)
+    made = make_task(config.task_id, **config.task_kwargs)
+    kind = "image" if "image" in getattr(made.observation_space, "spaces", {}) else "vector"
+    return float(config.batch_size * made.episode_length), kind
 
 
 def _runs_found(runs_dir: Path) -> list[tuple[Recipe, int]]:
@@ -75,26 +96,28 @@ def campaign_progress(runs_dir: str | Path) -> list[RunProgress]:
         for task in select_tasks(recipe):
             done, seconds = _read_run(runs_dir / recipe.name / f"s{seed}" / task.name)
             budget = int(recipe.train_fields(task.name)["steps"])
-            rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds))
+            rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds, *_work_per_step(recipe, task)))
     return rows
 
 
 def seconds_left(rows: list[RunProgress]) -> list[float | None]:
     """The estimated training seconds each row still needs (module docstring); None where no rate is known yet."""
-    rate = {(r.recipe, r.seed, r.task): r.seconds / r.done for r in rows if r.done and r.seconds}
+    rate = {(r.recipe, r.seed, r.task): r.seconds / (r.done * r.work) for r in rows if r.done and r.seconds}
     by_task: dict[tuple[str, str], list[float]] = {}
     for (recipe, _, task), value in rate.items():
         by_task.setdefault((recipe, task), []).append(value)
-    slowest: dict[str, float] = {}
-    for (recipe, _), values in by_task.items():
-        slowest[recipe] = max(slowest.get(recipe, 0.0), *values)
+    kind = {(r.recipe, r.task): r.kind for r in rows}
+    slowest: dict[tuple[str, str], float] = {}
+    for (recipe, task), values in by_task.items():
+        pool = (recipe, kind[recipe, task])
+        slowest[pool] = max(slowest.get(pool, 0.0), *values)
     left = []
-    for r in rows:
+    for r in rows:  # per unit of work
         per_step = rate.get((r.recipe, r.seed, r.task))
         if per_step is None and (r.recipe, r.task) in by_task:
             per_step = sum(by_task[r.recipe, r.task]) / len(by_task[r.recipe, r.task])
-        per_step = per_step if per_step is not None else slowest.get(r.recipe)
-        left.append(None if per_step is None else max(r.budget - r.done, 0) * per_step)
+        per_step = per_step if per_step is not None else slowest.get((r.recipe, r.kind))
+        left.append(None if per_step is None else max(r.budget - r.done, 0) * r.work * per_step)
     return left
 
 
@@ -124,6 +147,6 @@ def report(rows: list[RunProgress]) -> str:
     if known:
         parts.append(f"about {_duration(sum(known))} of training (one core per run) left at the rates measured so far")
     if unknown:
-        parts.append(f"{unknown} runs of recipes with no rate yet")
+        parts.append(f"{unknown} runs with no rate of their kind yet")
     out.append("; ".join(parts))
     return "\n".join(out)

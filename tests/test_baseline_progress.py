@@ -12,7 +12,7 @@ from plastic_gym.cli import main
 
 RL_TASKS = ["bandit-2", "bandit-10", "bandit-2-reversal", "harlow", "harlow-glyphs", "maze"]
 RNN = load_recipe("rnn")
-ASSOC, COPY = RNN.train_fields("assoc")["steps"], RNN.train_fields("copy")["steps"]
+ASSOC, COPY, COPY_DELAY40 = (RNN.train_fields(t)["steps"] for t in ("assoc", "copy", "copy-delay40"))
 
 
 def _rl_run(root, recipe, seed, task, steps, seconds):
@@ -52,11 +52,19 @@ def test_time_left_from_each_runs_rate(runs):
     left = dict(zip([(r.recipe, r.seed, r.task) for r in rows], seconds_left(rows), strict=True))
     assert left["rl-recurrent-ppo-lstm", 0, "bandit-2"] == 0
     assert left["rl-recurrent-ppo-lstm", 0, "harlow"] == pytest.approx(750_000 * 500 / 250_000)
-    # a task not started: the same task's rate in another seed, else the recipe's slowest rate
+    # a task not started: the same task's rate in another seed, else the recipe's slowest rate per unit of work
+    # (an env step for RL; batch x episode length for a supervised step)
     assert left["rl-recurrent-ppo-lstm", 1, "harlow"] == pytest.approx(1_000_000 * 500 / 250_000)
     assert left["rl-recurrent-ppo-lstm", 1, "maze"] == pytest.approx(1_000_000 * 500 / 250_000)
     assert left["rnn", 0, "assoc"] == pytest.approx(ASSOC * 100 / 2500)
-    assert left["rnn", 0, "copy"] == pytest.approx(COPY * 100 / 2500)
+    work = {r.task: r.work for r in rows if r.recipe == "rnn" and r.seed == 0}
+    assert (work["assoc"], work["copy"], work["copy-delay40"]) == (64 * 20, 64 * 60, 64 * 80)  # 20 + 20 + delay
+    assert left["rnn", 0, "copy"] == pytest.approx(COPY * 3 * 100 / 2500)
+    assert left["rnn", 0, "copy-delay40"] == pytest.approx(COPY_DELAY40 * 4 * 100 / 2500)
+    # an image task shares no rate with the vector tasks: no guess until an image task has run
+    assert {r.kind for r in rows if r.recipe == "rnn"} == {"vector", "image"}
+    assert [r.kind for r in rows if r.recipe == "rnn" and r.task == "oneshot"] == ["image", "image"]
+    assert left["rnn", 0, "oneshot"] is None
 
 
 def test_report_lists_the_runs_and_the_total(runs):
