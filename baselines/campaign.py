@@ -14,7 +14,8 @@ and, as the trainings progress, their run folders ``<recipe>/s<seed>/<task>/`` (
 ``baseline train``: resumable snapshots). Committing the run folders is what makes a campaign of many core-hours
 survive the machine it started on: ``plastic-gym baseline campaign FOLDER --workers 2`` on any clone trains every
 task of every (recipe, seed) of ``runs`` whose model the entry does not hold yet, ``workers`` tasks at a time, each
-continuing from its last snapshot (a finished task is only re-saved).
+continuing from its last snapshot. Tasks whose run folder already holds the whole budget come first, whatever the
+order below: their models are only copied into the entry, so the tables are whole from the first minutes on.
 
 The unit of work is one task of one (recipe, seed), so that every worker stays busy until the last task. Without
 ``task_order`` the tasks are trained run by run, in the listed order (each run's tasks in suite order). With it,
@@ -44,6 +45,7 @@ from plastic_gym.io import read_json_file
 from plastic_gym.validation import reject_unknown, require
 
 from .common import entry_dir, select_tasks
+from .progress import read_run
 from .recipes import Recipe, load_recipe
 
 CAMPAIGN_FILE = "campaign.json"
@@ -129,8 +131,16 @@ def missing_tasks(campaign: Campaign, recipe: Recipe, seed: int) -> list[str]:
     return [t.name for t in select_tasks(recipe) if not (out / f"{t.name}{suffix}").exists()]
 
 
+def _finished(campaign: Campaign, unit: Unit) -> bool:
+    """Whether the run folder of ``unit`` already holds its whole budget (on a fresh clone: a committed run whose
+    model only needs copying into the entry)."""
+    done, _ = read_run(campaign.folder / unit.recipe.name / f"s{unit.seed}" / unit.task)
+    return done >= int(unit.recipe.train_fields(unit.task)["steps"])
+
+
 def pending_units(campaign: Campaign) -> list[Unit]:
-    """Every task still to train, in the order the campaign trains them (module docstring)."""
+    """Every task still to train, in the order the campaign trains them (module docstring), the runs already
+    finished in their run folders first: rebuilding their models takes seconds."""
     units = [(i, k, Unit(r, s, t)) for i, (r, s) in enumerate(campaign.runs)
              for k, t in enumerate(missing_tasks(campaign, r, s))]
     if campaign.task_order is not None:
@@ -143,7 +153,7 @@ def pending_units(campaign: Campaign) -> list[Unit]:
             return (*place, unit.seed, i) if campaign.seeds_together else (unit.seed, *place, i)
 
         units.sort(key=key)
-    return [u for _, _, u in units]
+    return sorted((u for _, _, u in units), key=lambda u: not _finished(campaign, u))
 
 
 def _train_task(campaign: Campaign, unit: Unit) -> dict[str, Any]:

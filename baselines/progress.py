@@ -43,7 +43,7 @@ class RunProgress:
         return self.done >= self.budget
 
 
-def _read_run(run_dir: Path) -> tuple[int, float]:
+def read_run(run_dir: Path) -> tuple[int, float]:
     """(steps done, training seconds) of one run folder; (0, 0.0) if it holds neither kind of record yet."""
     if (run_dir / "records.json").is_file():
         data = read_json_file(run_dir / "records.json", "run records")
@@ -94,7 +94,7 @@ def campaign_progress(runs_dir: str | Path) -> list[RunProgress]:
     rows = []
     for recipe, seed in runs:
         for task in select_tasks(recipe):
-            done, seconds = _read_run(runs_dir / recipe.name / f"s{seed}" / task.name)
+            done, seconds = read_run(runs_dir / recipe.name / f"s{seed}" / task.name)
             budget = int(recipe.train_fields(task.name)["steps"])
             rows.append(RunProgress(recipe.name, seed, task.name, done, budget, seconds, *_work_per_step(recipe, task)))
     return rows

@@ -172,11 +172,23 @@ def test_units_run_by_run_without_task_order_and_task_by_task_with_it(tmp_path):
     assert _units(together) == [(0, "assoc"), (1, "assoc"), (0, "copy"), (1, "copy")]
 
 
+def test_runs_already_at_their_budget_come_first_whatever_the_order(tmp_path):
+    campaign = _two_task_campaign(tmp_path, task_order=["assoc"])
+    for seed, task, steps in [(1, "copy", 64), (0, "copy", 32)]:  # one finished run folder, one half-way
+        run = campaign.folder / "tinyrl" / f"s{seed}" / task
+        run.mkdir(parents=True)
+        (run / "records.json").write_text(json.dumps({"env_steps": steps, "train_seconds": 1.0, "records": []}))
+    assert _units(campaign) == [(1, "copy"), (0, "assoc"), (0, "copy"), (1, "assoc")]
+
+
 def test_paper_campaign_trains_seed_0_of_every_task_first_with_every_recipe_on_a_task_together():
     from pathlib import Path
 
     campaign = campaign_mod.load_campaign(Path(__file__).resolve().parents[1] / "baselines/campaigns/paper-v0")
-    units = [(u.seed, u.task, u.recipe.name) for u in campaign_mod.pending_units(campaign)]
+    pending = campaign_mod.pending_units(campaign)
+    finished = [campaign_mod._finished(campaign, u) for u in pending]
+    assert finished == sorted(finished, reverse=True)  # the runs already at their budget first (only copied)
+    units = [(u.seed, u.task, u.recipe.name) for u, done in zip(pending, finished, strict=True) if not done]
     assert not campaign.seeds_together
     assert units == sorted(units, key=lambda u: (u[0], campaign.task_order.index(u[1])))
 
