@@ -4,7 +4,9 @@ objects and the pretraining images are all drawn by ``glyphs.draw``).
 
 The digests were taken from the generator as committed in 9d765bf and hold on this project's numpy and its bundled
 OpenBLAS: the blur is a float32 matrix product, whose last bit a different BLAS kernel could round otherwise
-(then about one pixel in a million moves by one grey level; compare the images before changing a digest).
+(then about one pixel in a million moves by one grey level; compare the images before changing a digest). OpenBLAS
+picks its kernel by CPU: the 1024-episode case has a second digest for the AVX2 kernels (``OPENBLAS_CORETYPE``
+Haswell or Zen, e.g. on an AMD EPYC without AVX-512) beside the one taken with the AVX-512 kernel.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ def digest(images: np.ndarray) -> str:
     return hashlib.sha256(head + images.tobytes()).hexdigest()[:16]
 
 
-#: (task kwargs, seeds, digest of ``generate(seed_keys(seeds)).obs["image"]``)
+#: (task kwargs, seeds, digest(s) of ``generate(seed_keys(seeds)).obs["image"]``: one per BLAS kernel where they differ)
 EPISODES = [
-    pytest.param({}, range(1024), "c90cbea64de9cb53", id="default-1024-envs"),
+    pytest.param({}, range(1024), ("c90cbea64de9cb53", "d6aee826098d86c8"), id="default-1024-envs"),
     pytest.param({"split": "test"}, range(500, 564), "1af48cafeeb460f9", id="test-split"),
     pytest.param({"n_way": 20, "n_shot": 2, "n_query": 7, "image_size": 84}, range(3), "0ba8ce21cbde1e93",
                  id="20-way-84px"),
@@ -42,7 +44,7 @@ EPISODES = [
 def test_oneshot_episode_images_are_pinned(kwargs, seeds, want):
     task = plastic_gym.make_task("PlasticOneShot-v0", **kwargs)
     keys = seed_keys(np.array(list(seeds), dtype=object))
-    assert digest(task.generate(keys).obs["image"]) == want
+    assert digest(task.generate(keys).obs["image"]) in ((want,) if isinstance(want, str) else want)
 
 
 def test_draw_is_pinned_for_the_other_callers():
