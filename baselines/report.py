@@ -1,8 +1,8 @@
 """Tables of the committed baseline results, for ``RESULTS.md``: ``python -m plastic_gym.baselines.report``.
 
-Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled), markdown tables: the normalized
-score of every suite task (0 = no memory, 1 = oracle) with the IQM over tasks, the raw primary metric of every task,
-and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
+Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled, those of one budget only: see
+``load_results``), markdown tables: the normalized score of every suite task (0 = no memory, 1 = oracle) with the
+IQM over tasks, the raw primary metric of every task, and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
 paper's metric for regression and cue-reward, the error over every step of the episode). Cells give the mean over
 seeds, then each seed. A seed that has no model for a task yet (a campaign in progress: it played the no-memory
 fallback) is left out of the task's mean and marked ``*`` in the list; a cell whose every seed is such is the
@@ -29,16 +29,34 @@ from .recipes import available, load_recipe
 
 
 def load_results(result_dir: Path = RESULT_DIR, suite: str = "v0") -> dict[str, dict[int, dict]]:
-    """recipe name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``, for the results of ``suite``."""
+    """Row name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``, for the results of ``suite``.
+
+    A row pools the seeds of a recipe that were trained at the same budget (the ``budget`` of their metadata). When
+    a recipe's seeds were trained at different budgets (a campaign that retrains one seed at a larger budget), a
+    mean over them would describe neither, so each budget gets a row of its own, ``<recipe>, budget <k>``, numbered
+    in the order of the seeds; ``budget_notes`` says which budget each such row is."""
     from plastic_gym.leaderboard.results import read_json
 
-    out: dict[str, dict[int, dict]] = defaultdict(dict)
+    by_recipe: dict[str, dict[int, dict]] = defaultdict(dict)
     for path in sorted(Path(result_dir).glob("*.json")):
         match = re.fullmatch(r"(.+)-s(\d+)", path.stem)
         doc = read_json(path) if match else None
         if match and doc["suite"]["name"] == suite:
-            out[match[1]][int(match[2])] = doc["agents"][0]
-    return dict(out)
+            by_recipe[match[1]][int(match[2])] = doc["agents"][0]
+    out: dict[str, dict[int, dict]] = {}
+    for recipe, seeds in by_recipe.items():
+        budgets = list(dict.fromkeys(seeds[s]["metadata"].get("budget") for s in sorted(seeds)))
+        for k, budget in enumerate(budgets, start=1):
+            name = recipe if len(budgets) == 1 else f"{recipe}, budget {k}"
+            out[name] = {s: a for s, a in sorted(seeds.items()) if a["metadata"].get("budget") == budget}
+    return out
+
+
+def budget_notes(results: dict[str, dict[int, dict]]) -> str:
+    """The budget of every row that ``load_results`` split off by budget, one line each ("" when none was)."""
+    split = [n for n in results if re.search(r", budget \d+$", n)]
+    return "\n".join(f"- {n} (seeds {', '.join(map(str, results[n]))}): "
+                     f"{next(iter(results[n].values()))['metadata'].get('budget')}" for n in split)
 
 
 def _cell(values: list[float], digits: int) -> str:
@@ -198,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results, args.suite)
     names = load_suite(args.suite).task_names
     print(tables(results, names))
+    notes = budget_notes(results)
+    if notes:
+        print("\nSeeds trained at different budgets are not pooled; the rows' budgets:\n")
+        print(notes)
     print()
     print(metric_table(results, primary_metrics(args.results, names, args.suite), args.metrics))
     print()

@@ -220,3 +220,27 @@ def test_baseline_report_pairs_two_result_files(capsys):
     assert [line.split(" | ")[0] for line in prototype[4:]] == ["| oneshot"]
     with pytest.raises(ValueError, match="different suites"):
         report.pair_table(gradient, results / "rl-ppo-mlp-s0.json")
+
+
+def test_baseline_report_pools_only_seeds_of_one_budget(tmp_path):
+    """``report.load_results``: the seeds of a recipe trained at one budget share a row; seeds trained at different
+    budgets (one retrained at a larger budget) get a row each, numbered by seed order, with their budgets listed."""
+    from plastic_gym.baselines import report
+
+    def write(name: str, seed: int, budget: str, iqm: float) -> None:
+        agent = {"metadata": {"name": f"{name}-s{seed}", "budget": budget}, "seed": seed,
+                 "scores": {"iqm": {"value": iqm}}, "runs": [{}]}
+        doc = {"suite": {"name": "v0"}, "tasks": [], "agents": [agent]}
+        (tmp_path / f"{name}-s{seed}.json").write_text(json.dumps(doc))
+
+    write("same", 0, "copy 1000", 0.1)
+    write("same", 1, "copy 1000", 0.2)
+    write("mixed", 0, "copy 10000", 0.5)
+    write("mixed", 1, "copy 1000", 0.3)
+    write("mixed", 2, "copy 10000", 0.6)
+    results = report.load_results(tmp_path)
+    assert {n: sorted(seeds) for n, seeds in results.items()} == {
+        "same": [0, 1], "mixed, budget 1": [0, 2], "mixed, budget 2": [1]}
+    assert report.budget_notes(results).splitlines() == ["- mixed, budget 1 (seeds 0, 2): copy 10000",
+                                                         "- mixed, budget 2 (seeds 1): copy 1000"]
+    assert report.budget_notes({"same": results["same"]}) == ""
