@@ -161,16 +161,32 @@ def test_configs_without_a_recorded_scale_keep_their_size():
     assert ModelConfig.from_dict(new.to_dict()) == new
 
 
-@pytest.mark.parametrize("entry", ["lstm-s0", "rnn-s0"])
+def test_checkpoint_without_a_recorded_scale_loads_at_its_recorded_size(tmp_path):
+    """A non-plastic checkpoint written before ``nonplastic_scale`` was recorded loads as it was trained: an LSTM at
+    its recorded hidden size (the size match was then RNN-only), a non-plastic RNN size-matched from it."""
+    for cell, recorded in (("lstm", 12), ("rnn", 8)):
+        out = tmp_path / cell
+        train(tiny("none", steps=1, cell=cell), out, progress=False)
+        data = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+        old = {k: v for k, v in data["model"].items() if k != "nonplastic_scale"}
+        torch.save({**data, "model": {**old, "hidden_dim": recorded}}, out / "old.pt")
+        model, _, ckpt = load_model(out / "old.pt")
+        assert "nonplastic_scale" not in ckpt["model"] and model.net.config.hidden_dim == 12
+
+
+@pytest.mark.parametrize("entry", ["lstm-s0", "lstm-s1", "rnn-s0", "rnn-s1"])
 def test_committed_non_plastic_checkpoints_still_load(entry):
+    """The committed entries load at the size they were trained at: 192 for both cells once the size match is
+    recorded; before, the LSTM at its recorded 128 (the RNN-only match), the RNN at 192."""
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "baselines" / "checkpoints" / entry / "assoc.pt"
     if not path.exists():
         pytest.skip(f"{path} not in this checkout")
     model, task, ckpt = load_model(path)
-    assert "nonplastic_scale" not in ckpt["model"]
-    assert model.net.config.hidden_dim == {"lstm-s0": 128, "rnn-s0": 192}[entry]
+    legacy = "nonplastic_scale" not in ckpt["model"]
+    expected = 128 if legacy and entry.startswith("lstm") else 192
+    assert model.net.config.hidden_dim == expected
 
 
 def test_resume_of_a_checkpoint_without_a_recorded_scale(tmp_path):
