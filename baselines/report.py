@@ -1,12 +1,12 @@
 """Tables of the committed baseline results, for ``RESULTS.md``: ``python -m plastic_gym.baselines.report``.
 
 Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled, those of one budget only: see
-``load_results``), markdown tables: the normalized score of every suite task (0 = no memory, 1 = oracle) with the
-IQM over tasks, the raw primary metric of every task, and the primary metric beside other metrics the result files store per task (``--metrics``, default ``all_mse``: the
-paper's metric for regression and cue-reward, the error over every step of the episode). Cells give the mean over
-seeds, then each seed. A seed that has no model for a task yet (a campaign in progress: it played the no-memory
-fallback) is left out of the task's mean and marked ``*`` in the list; a cell whose every seed is such is the
-fallback's value, marked ``*``.
+``load_results``), markdown tables: the normalized score of every suite task (0 = no memory, 1 = oracle) with the IQM
+over tasks, the raw primary metric of every task, and the primary metric beside other metrics the result files store
+per task (``--metrics``, default ``all_mse``: the paper's metric for regression and cue-reward, the error over every
+step of the episode). Cells give the mean over seeds, then each seed. A seed that has no model for a task yet (a
+campaign in progress: it played the no-memory fallback) is left out of the task's mean and marked ``*`` in the list; a
+cell whose every seed is such is the fallback's value, marked ``*``.
 
 ``--pair A.json B.json`` compares two result files of one suite instead, task by task on their shared episodes (the
 suite's episodes are the same for every agent): the difference of the normalized scores with a paired bootstrap
