@@ -134,7 +134,7 @@ def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PR
     n = max(len(table), 1)
     width = 0.8 / n
     x = np.arange(len(groups))
-    cmap = plt.get_cmap("tab10")
+    cmap = plt.get_cmap("tab20")
     for i, r in enumerate(table):
         vals, lows, highs = [], [], []
         for g in groups:
@@ -149,7 +149,7 @@ def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PR
                       None)
         label = r["name"] + (" (privileged)" if r["privileged"] else " (reference)" if r["reference"] else "")
         label += "" if r["status"] == "verified" else " (self-reported)"
-        ax.bar(pos, shown, width, yerr=err, capsize=2, color=cmap(i % 10), label=label,
+        ax.bar(pos, shown, width, yerr=err, capsize=2, color=cmap(i % 20), label=label,
                hatch="//" if not r["ranked"] else None, edgecolor="white", linewidth=0.5)
         for p, v in zip(pos, vals, strict=True):
             if np.isfinite(v) and (v < lo_lim or v > hi_lim):
