@@ -87,7 +87,10 @@ class CheckpointAgent:
         return self.model.initial_state(require_int("num_envs", num_envs))
 
     def act(self, obs, state, episode_start: np.ndarray):
-        """Actions ``[num_envs, *action_shape]`` (int64 classes for classification) and the next state."""
+        """Actions ``[num_envs, *action_shape]`` (int64 classes for classification) and the next state.
+
+        The state passed in is consumed: its plastic weights are updated in place (``PlasticNetwork.step``), as the
+        evaluator passes each state once; ``state.clone()`` keeps a copy to act from twice."""
         starts = require_episode_start(episode_start)
         if state is None:
             state = self.reset(len(starts))
@@ -96,5 +99,5 @@ class CheckpointAgent:
         if starts.any():
             state = state.reset_where(starts)
         with torch.no_grad():
-            out, state = self.model.step(obs, state)
+            out, state = self.model.step(obs, state, inplace=True)
         return outputs_to_actions(self.task, out.cpu().numpy()), state

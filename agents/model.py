@@ -151,9 +151,11 @@ class TaskModel(nn.Module):
         """Whole sequences: obs ``[B, T, ...]`` -> (outputs ``[B, T, output_dim]``, final state)."""
         return self.net(self.encode(obs), state)
 
-    def step(self, obs_t: Any, state):
-        """One step for acting: obs ``[B, ...]`` -> (outputs ``[B, output_dim]``, next state)."""
-        return self.net.step(self.encode(obs_t), state)
+    def step(self, obs_t: Any, state, inplace: bool = False):
+        """One step for acting: obs ``[B, ...]`` -> (outputs ``[B, output_dim]``, next state); ``inplace``: the
+        network updates the plastic weights of ``state`` in place (``PlasticNetwork.step``)."""
+        x = self.encode(obs_t)
+        return self.net.step(x, state, inplace=True) if inplace else self.net.step(x, state)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -46,6 +46,7 @@ class PlasticNetwork(PlasticNetworkBase):
         if chunk_size is not None and bad:
             raise ValueError(f"chunk_size must be an int >= 1 or None (automatic), got {chunk_size!r}")
         self.chunk_size = chunk_size
+        self._scratch: dict[tuple, Tensor] = {}  # the in-place step's [B, in, out] work buffers, by shape and type
 
     def _chunk(self, T: int) -> int:
         """K: the whole sequence up to 24 steps, else chunks of 16 (where the history still beats a materialised F;
@@ -55,15 +56,22 @@ class PlasticNetwork(PlasticNetworkBase):
         return T if T <= 24 else 16
 
     # ---- recurrent (materialised) form ------------------------------------------------------------------------
-    def step(self, x_t: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
-        """One step: x_t [B, input_dim] -> (out_t [B, output_dim], next state). For acting and rollouts."""
+    def step(self, x_t: Tensor, state: PlasticState, inplace: bool = False) -> tuple[Tensor, PlasticState]:
+        """One step: x_t [B, input_dim] -> (out_t [B, output_dim], next state). For acting and rollouts.
+
+        ``inplace``: write the new F of every layer over the F of ``state`` (same numbers, bit for bit) instead of
+        into fresh [B, in, out] tensors, whose allocation costs more than the update's arithmetic at large B. Only
+        for a caller that owns ``state`` and drops it after the call, with no gradient (an agent acting): the
+        ``state`` passed in is changed."""
         self._check_input(x_t, 2)
         self._check_state(state, x_t.shape[0])
-        return self._step(x_t, state)
+        if inplace and torch.is_grad_enabled():
+            raise ValueError("step(inplace=True) overwrites the state's F: call it under torch.no_grad()")
+        return self._step(x_t, state, inplace)
 
-    def _step(self, u: Tensor, state: PlasticState) -> tuple[Tensor, PlasticState]:
+    def _step(self, u: Tensor, state: PlasticState, inplace: bool = False) -> tuple[Tensor, PlasticState]:
         """The cell with the materialised F, then F <- (1 - lam_t) F + eta~_t alpha ⊙ (pre_t ⊗ post_t) per layer and,
-        for rules with a plastic bias, f <- (1 - lam_t) f + eta~_t alpha_b ⊙ post_t."""
+        for rules with a plastic bias, f <- (1 - lam_t) f + eta~_t alpha_b ⊙ post_t (``inplace``: see ``step``)."""
         cfg = self.config
         linears = _MaterialisedLinears(self, state)
         cache = cell_forward(cfg.cell, linears.linear, u, state.h, state.c)
@@ -75,8 +83,8 @@ class PlasticNetwork(PlasticNetworkBase):
         new_F, new_f = {}, {}
         for k, (pre, post) in factors.items():
             aw, ab = self.layers[k].alpha_weight, self.layers[k].alpha_bias
-            g = pre.unsqueeze(2) * (eta[:, None] * post).unsqueeze(1)  # eta~_t pre_t ⊗ post_t: one [B, in, out] pass
-            kept = keep[:, None, None] * F[k]  # a fresh tensor: added to in place (no [B, in, out] allocation)
+            g = self._outer(pre, eta[:, None] * post, inplace)  # eta~_t pre_t ⊗ post_t: one [B, in, out] pass
+            kept = F[k].mul_(keep[:, None, None]) if inplace else keep[:, None, None] * F[k]
             new_F[k] = kept.add_(g) if aw is None else kept.addcmul_(aw, g)
             new_f[k] = keep[:, None] * f[k]
             if self.rule.plastic_bias:
@@ -85,6 +93,15 @@ class PlasticNetwork(PlasticNetworkBase):
                 new_F[k] = new_F[k].clamp(-cfg.weight_clip, cfg.weight_clip)
                 new_f[k] = new_f[k].clamp(-cfg.weight_clip, cfg.weight_clip)
         return self._out(cache), PlasticState(h=cache.h, c=cache.c, m=m, F=new_F, f=new_f)
+
+    def _outer(self, pre: Tensor, q: Tensor, inplace: bool) -> Tensor:
+        """pre ⊗ q per sample, [B, in, out]: a fresh tensor, or (``inplace``) a work buffer kept for the next step."""
+        if not inplace:
+            return pre.unsqueeze(2) * q.unsqueeze(1)
+        key = (pre.shape[0], pre.shape[1], q.shape[1], pre.dtype, pre.device)
+        if key not in self._scratch:
+            self._scratch[key] = pre.new_empty(key[:3])
+        return torch.mul(pre.unsqueeze(2), q.unsqueeze(1), out=self._scratch[key])
 
     # ---- helpers shared by both forms -------------------------------------------------------------------------
     def _out(self, cache: CellCache) -> Tensor:

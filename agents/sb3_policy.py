@@ -159,14 +159,16 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         actions = actions.reshape((-1, *self.action_space.shape))
         return actions, values, log_prob, RNNStates(state, state)
 
-    def act(self, obs, state: PlasticState, episode_starts: th.Tensor, deterministic: bool = False):
+    def act(self, obs, state: PlasticState, episode_starts: th.Tensor, deterministic: bool = False,
+            inplace: bool = False):
         """One step of every env with the state unpacked (rollouts keep it so between steps instead of packing it
         into SB3's ``(h, c)`` at every step): actions, values, log-probabilities and the next state. Rows with
-        ``episode_starts`` set are reset first."""
+        ``episode_starts`` set are reset first. ``inplace``: the plastic weights of ``state`` are updated in place
+        (``PlasticNetwork.step``; under ``no_grad``, for a caller that drops ``state`` after the call)."""
         starts = episode_starts > 0.5
         if bool(starts.any()):
             state = state.reset_where(starts)
-        latent, state = self.core.net.step(self.extract_features(obs), state)
+        latent, state = self.core.net.step(self.extract_features(obs), state, inplace=inplace)
         values = self.value_net(self._critic_latent(latent))
         distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
         actions = distribution.get_actions(deterministic=deterministic)
@@ -178,7 +180,8 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         """``predict`` with the plastic state kept unpacked between calls (``state``: the ``PlasticState`` this method
         returned, None at the start). The same actions as ``predict`` on the same inputs; what it saves is packing
         F into SB3's ``(h, c)`` and through numpy at every step, which costs about as much as the step itself at
-        1024 envs. The leaderboard plays plastic policies through it."""
+        1024 envs. The leaderboard plays plastic policies through it. The ``state`` passed in is consumed: its
+        plastic weights are updated in place (``state.clone()`` keeps a copy to predict from twice)."""
         self.set_training_mode(False)
         obs, vectorized = self.obs_to_tensor(observation)
         n_envs = (next(iter(obs.values())) if isinstance(obs, dict) else obs).shape[0]
@@ -187,7 +190,7 @@ class PlasticRecurrentPolicy(RecurrentActorCriticPolicy):
         starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start)
         with th.no_grad():
             actions, _, _, state = self.act(obs, state, th.as_tensor(starts, dtype=th.float32, device=self.device),
-                                            deterministic=deterministic)
+                                            deterministic=deterministic, inplace=True)
         actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))
         if isinstance(self.action_space, spaces.Box):  # as SB3's predict
             actions = self.unscale_action(actions) if self.squash_output else \

@@ -442,3 +442,29 @@ def test_input_and_state_validation():
         PlasticNetwork(fast.config, chunk_size=0)
     out, st = fast(torch.zeros(2, 0, D_IN, dtype=torch.float64))
     assert out.shape == (2, 0, D_OUT)
+
+
+@pytest.mark.parametrize("cell,rule", list(itertools.product(CELLS, RULES)))
+def test_inplace_step_equals_the_step_bit_for_bit(cell, rule):
+    """``step(inplace=True)`` (the acting agents' step) gives the same outputs and states as ``step``, exactly, over
+    several steps with a plastic bias and alpha; it overwrites the F of the state passed in (one work buffer per
+    shape is reused) and refuses to run with gradients on, where the old F may still be needed."""
+    net, _ = make_pair(cell=cell, rule=rule)
+    x = inputs()
+    with torch.no_grad():
+        fresh = inplace = net.initial_state(B)
+        for t in range(T):
+            out_a, fresh = net.step(x[:, t], fresh)
+            out_b, inplace = net.step(x[:, t], inplace, inplace=True)
+            assert torch.equal(out_a, out_b)
+            a, b = fresh.to_tensors(), inplace.to_tensors()
+            assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+        if rule != "none":
+            kept = inplace.clone()
+            net.step(x[:, 0], inplace, inplace=True)
+            assert any(not torch.equal(inplace.F[k], kept.F[k]) for k in kept.F)  # the state passed in changed
+            kept = fresh.clone()
+            net.step(x[:, 0], fresh)
+            assert all(torch.equal(fresh.F[k], kept.F[k]) for k in kept.F)  # the plain step leaves its input
+    with pytest.raises(ValueError, match="no_grad"):
+        net.step(x[:, 0], net.initial_state(B), inplace=True)
