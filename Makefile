@@ -31,3 +31,4 @@ bench: install
 	$(BIN)/python benchmarks/plastic_throughput.py
 	$(BIN)/python benchmarks/ppo_memory.py
 	$(BIN)/python benchmarks/eval_throughput.py
+	$(BIN)/python benchmarks/step_inplace.py
