@@ -44,14 +44,18 @@ def markdown(task_names: list[str], table: list[dict[str, Any]], method: str, bo
              "by `plastic-gym verify` and matched (date below), `self-reported` rows are the submitter's numbers; "
              "*verified rank* ranks the verified rows only. " + SIZES_NOTE, "",
              "| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    budgets = budget_labels(table)
     for r in table:
         m = r["meta"]
-        budget = f" ({md(m['budget'])})" if m.get("budget") else ""
+        budget = f" (budget {budgets[m['budget']]})" if m.get("budget") else ""
         cells = [str(r["rank"] or "–"), str(r["verified_rank"] or "–"), f"**{md(m['name'])}{marks(r)}**",
                  status_text(r), interval_text(r["iqm"]), interval_text(r["mean"]),
                  *[task_cell(r, t) for t in task_names], num_text(m["state_floats"]), num_text(m["parameters"]),
                  md(m["regime"]) + budget]
         lines.append("| " + " | ".join(cells) + " |")
+    if budgets:
+        lines += ["", "Budgets (the regime column names them):"]
+        lines += [f"- {label}: {md(text)}" for text, label in budgets.items()]
     verified = [r for r in table if r["status"] == "verified"]
     if verified:
         lines += ["", "Verified with:"]
@@ -63,6 +67,13 @@ def markdown(task_names: list[str], table: list[dict[str, Any]], method: str, bo
               "Regenerate with `plastic-gym render`; add an entry with `plastic-gym evaluate --agent SPEC --out "
               "r.json` then `plastic-gym submit r.json`. What the leaderboard trusts and runs: SECURITY.md.", ""]
     return "\n".join(lines)
+
+
+def budget_labels(table: list[dict[str, Any]]) -> dict[str, str]:
+    """A short label ("B1", "B2", ...) for every distinct training budget of the rows, in row order: the budgets are
+    long phrases shared by many entries, so the table names them and lists each once below it."""
+    texts = dict.fromkeys(r["meta"]["budget"] for r in table if r["meta"].get("budget"))
+    return {text: f"B{k}" for k, text in enumerate(texts, start=1)}
 
 
 def diagnostics_markdown(table: list[dict[str, Any]]) -> list[str]:

@@ -155,7 +155,8 @@ def plot_png(task_names: list[str], table: list[dict[str, Any]], board: str = PR
             if np.isfinite(v) and (v < lo_lim or v > hi_lim):
                 ax.annotate(f"{v:.1f}", (p, lo_lim if v < lo_lim else hi_lim), xytext=(0, 3 if v < lo_lim else -3),
                             textcoords="offset points", ha="center", va="bottom" if v < lo_lim else "top",
-                            fontsize=7, rotation=90, color="white", fontweight="bold")
+                            fontsize=7, rotation=90, color="black",
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     ax.axhline(0, color="gray", lw=0.8)
     ax.axhline(1, color="gray", lw=0.8, ls="--")
     ax.axvline(len(task_names) - 0.5, color="lightgray", lw=1)

@@ -17,6 +17,7 @@ from plastic_gym.leaderboard.agents import NoMemoryAgent, RandomAgent, load_agen
 from plastic_gym.leaderboard.board import Board
 from plastic_gym.leaderboard.evaluate import evaluate, table
 from plastic_gym.leaderboard.page_html import short_text
+from plastic_gym.leaderboard.page_markdown import budget_labels
 from plastic_gym.leaderboard.protocol import Agent, AgentMetadata, agent_sizes
 from plastic_gym.leaderboard.results import ResultError, read_json, split_agents, validate, write_json_atomic
 from plastic_gym.leaderboard.submit import submit, verify
@@ -211,6 +212,7 @@ def test_round_trip_evaluate_submit_render_reload(ref_doc, small_suite, tmp_path
     assert board.load()[0] == reloaded
     md = (board.dir / "LEADERBOARD.md").read_text()
     assert "| 1 | – | **no-memory** | self-reported |" in md and "oracle †" in md
+    assert "Budgets" not in md  # none of the reference agents has a training budget
     page = (board.dir / "index.html").read_text()
     assert "data:image/png;base64," in page and "<table class=\"sortable\">" in page
     assert "http://" not in page and "https://" not in page  # opens without network
@@ -231,6 +233,13 @@ def test_page_budget_cell_shows_the_start_of_a_long_phrase():
     assert shown == "outer steps of 64 episodes (unless …" and len(shown) <= 42
     assert short_text("5000 steps x batch 64", 40) == "5000 steps x batch 64"
     assert short_text("x" * 50, 40) == "x" * 40 + " …"  # no word boundary: cut at the limit
+
+
+def test_markdown_names_each_budget_once_and_lists_it_under_the_table():
+    long = "outer steps of 64 episodes (unless stated) per task: copy 10000, copy-delay40 10000"
+    rows = [{"meta": {"budget": b}} for b in (long, "32768 env steps per task", long, None)]
+    assert budget_labels(rows) == {long: "B1", "32768 env steps per task": "B2"}
+    assert budget_labels([{"meta": {"budget": ""}}]) == {}
 
 
 def _edit_score(d):

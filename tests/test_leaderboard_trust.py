@@ -303,7 +303,8 @@ def test_free_text_is_escaped_on_both_pages(tiny, tmp_path):
     md, page = ((board.dir / n).read_text() for n in ("LEADERBOARD.md", "index.html"))
     row = next(line for line in md.splitlines() if "**x**" in line)
     assert row.count(" | ") == md.splitlines()[6].count(" | ")  # the | in the text did not add a column
-    assert "a\\|b &lt;script&gt;" in row and "\\[link\\]" in row and "<script>alert" not in md
+    assert "a\\|b &lt;script&gt;" in row and "<script>alert" not in md
+    assert "- B1: # \\[link\\]" in md  # the budget, listed under the table
     assert "<script>alert" not in page and "<img src=x" not in page and "&lt;img src=x onerror" in page
 
 
