@@ -6,7 +6,8 @@ over tasks, the raw primary metric of every task, and the primary metric beside 
 per task (``--metrics``, default ``all_mse``: the paper's metric for regression and cue-reward, the error over every
 step of the episode). Cells give the mean over seeds, then each seed. A seed that has no model for a task yet (a
 campaign in progress: it played the no-memory fallback) is left out of the task's mean and marked ``*`` in the list; a
-cell whose every seed is such is the fallback's value, marked ``*``.
+cell whose every seed is such is the fallback's value, marked ``*``. Such a seed's IQM, which counts the fallback's
+scores, is marked and left out of the IQM's mean the same way.
 
 ``--pair A.json B.json`` compares two result files of one suite instead, task by task on their shared episodes (the
 suite's episodes are the same for every agent): the difference of the normalized scores with a paired bootstrap
@@ -31,10 +32,13 @@ from .recipes import available, load_recipe
 def load_results(result_dir: Path = RESULT_DIR, suite: str = "v0") -> dict[str, dict[int, dict]]:
     """Row name -> seed -> the agent record of ``results/<recipe>-s<seed>.json``, for the results of ``suite``.
 
-    A row pools the seeds of a recipe that were trained at the same budget (the ``budget`` of their metadata). When
-    a recipe's seeds were trained at different budgets (a campaign that retrains one seed at a larger budget), a
-    mean over them would describe neither, so each budget gets a row of its own, ``<recipe>, budget <k>``, numbered
-    in the order of the seeds; ``budget_notes`` says which budget each such row is."""
+    A row pools the seeds of a recipe that were trained at one budget (the ``budget`` of their metadata). A seed
+    that holds only some of the tasks yet (a campaign in progress) is pooled with the others when every task it
+    holds was trained at the same budget as theirs (``_budget_parts``); its missing tasks are left out of those
+    tasks' means (``_task_cell``). When a recipe's seeds were trained at different budgets (a campaign that
+    retrains one seed at a larger budget), a mean over them would describe neither, so each budget gets a row of
+    its own, ``<recipe>, budget <k>``, numbered in the order of the seeds; ``budget_notes`` says which budget each
+    such row is."""
     from plastic_gym.leaderboard.results import read_json
 
     by_recipe: dict[str, dict[int, dict]] = defaultdict(dict)
@@ -45,23 +49,63 @@ def load_results(result_dir: Path = RESULT_DIR, suite: str = "v0") -> dict[str, 
             by_recipe[match[1]][int(match[2])] = doc["agents"][0]
     out: dict[str, dict[int, dict]] = {}
     for recipe, seeds in by_recipe.items():
-        budgets = list(dict.fromkeys(seeds[s]["metadata"].get("budget") for s in sorted(seeds)))
-        for k, budget in enumerate(budgets, start=1):
-            name = recipe if len(budgets) == 1 else f"{recipe}, budget {k}"
-            out[name] = {s: a for s, a in sorted(seeds.items()) if a["metadata"].get("budget") == budget}
+        groups: list[tuple[list, dict[int, dict]]] = []  # (the budget's parts, or [whole line]; its seeds)
+        for seed in sorted(seeds):
+            budget = seeds[seed]["metadata"].get("budget")
+            parts = _budget_parts(budget)
+            group = next((g for g in groups if _same_budget(g[0], parts, budget)), None)
+            if group is None:
+                groups.append(([parts] if parts else [budget], {seed: seeds[seed]}))
+            else:
+                group[0].append(parts or budget)
+                group[1][seed] = seeds[seed]
+        for k, (_, members) in enumerate(groups, start=1):
+            out[recipe if len(groups) == 1 else f"{recipe}, budget {k}"] = members
     return out
 
 
+def _budget_parts(budget: str | None) -> tuple[str, dict[str, str], str] | None:
+    """A per-task budget line, ``"<unit> per task: copy 10000, assoc 20000 (loss on all steps); <settings>"`` (the
+    supervised recipes'), split into the unit, task -> its item and the settings; ``None`` for any other line."""
+    if not budget or " per task: " not in budget:
+        return None
+    unit, rest = budget.split(" per task: ", 1)
+    top = _split_top_level(rest, "; ")
+    items = _split_top_level(top[0], ", ")
+    by_task = {item.split(" ", 1)[0]: item for item in items}
+    return (unit, by_task, "; ".join(top[1:])) if len(by_task) == len(items) else None
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` where it is outside parentheses."""
+    pieces, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and text.startswith(sep, i):
+            pieces.append(text[start:i])
+            start = i + len(sep)
+    return [*pieces, text[start:]]
+
+
+def _same_budget(members: list, parts, budget: str | None) -> bool:
+    """Whether a seed of budget line ``budget`` (``parts``: its ``_budget_parts``) belongs with the seeds of a row
+    (``members``: theirs, or their whole lines): the same line, or the same unit and settings and, on every task both
+    hold, the same item."""
+    if parts is None:
+        return all(m == budget for m in members)
+    return all(not isinstance(m, str) and m[0] == parts[0] and m[2] == parts[2]
+               and all(m[1][t] == item for t, item in parts[1].items() if t in m[1]) for m in members)
+
+
 def budget_notes(results: dict[str, dict[int, dict]]) -> str:
-    """The budget of every row that ``load_results`` split off by budget, one line each ("" when none was)."""
+    """The budget of every row that ``load_results`` split off by budget, one line each ("" when none was): the
+    line of its seed that holds the most tasks."""
+    def line(agents: dict[int, dict]) -> str | None:
+        budgets = [a["metadata"].get("budget") for a in agents.values()]
+        return max(budgets, key=lambda b: len((_budget_parts(b) or ("", {}, ""))[1]))
+
     split = [n for n in results if re.search(r", budget \d+$", n)]
-    return "\n".join(f"- {n} (seeds {', '.join(map(str, results[n]))}): "
-                     f"{next(iter(results[n].values()))['metadata'].get('budget')}" for n in split)
-
-
-def _cell(values: list[float], digits: int) -> str:
-    mean = f"{np.mean(values):.{digits}f}"
-    return mean if len(values) == 1 else f"{mean} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
+    return "\n".join(f"- {n} (seeds {', '.join(map(str, results[n]))}): {line(results[n])}" for n in split)
 
 
 def _task_cell(agents: list[dict], task: str, value, digits: int = 3) -> str:
@@ -83,16 +127,39 @@ def _task_cell(agents: list[dict], task: str, value, digits: int = 3) -> str:
     return f"{np.mean(kept):.{digits}f} ({each})"
 
 
+def _complete(agent: dict) -> bool:
+    """Whether a result's agent played every task with a model of its own (no no-memory fallback)."""
+    return not any(run.get("fallback") for run in agent["runs"][0].values())
+
+
+def _iqm_cell(agents: list[dict]) -> str:
+    """The IQM over tasks, over the seeds that hold every task; a seed that does not (its IQM counts the fallback's
+    scores) is marked ``*`` and left out of the mean, like a fallback task's cell."""
+    values = [a["scores"]["iqm"]["value"] for a in agents]
+    done = [_complete(a) for a in agents]
+    kept = [v for v, d in zip(values, done, strict=True) if d] or values
+    mean = f"{np.mean(kept):.3f}" + ("" if any(done) else "*")
+    if len(values) == 1:
+        return mean
+    return f"{mean} ({' / '.join(f'{v:.3f}' + ('' if d else '*') for v, d in zip(values, done, strict=True))})"
+
+
+def _rank(agents: list[dict]) -> float:
+    """Sort key of a row: minus its mean IQM over the seeds that hold every task (all seeds when none does)."""
+    complete = [a for a in agents if _complete(a)] or agents
+    return -float(np.mean([a["scores"]["iqm"]["value"] for a in complete]))
+
+
 def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
     order = [n for n in available() if n in results] + sorted(set(results) - set(available()))
     norm = ["| entry (seeds) | IQM | " + " | ".join(task_names) + " |", "|---|---|" + "---|" * len(task_names)]
     raw = ["| entry (seeds) | " + " | ".join(task_names) + " |", "|---|" + "---|" * len(task_names)]
-    ranked = sorted(order, key=lambda n: -np.mean([a["scores"]["iqm"]["value"] for a in results[n].values()]))
+    ranked = sorted(order, key=lambda n: _rank(list(results[n].values())))
     for name in ranked:
         seeds = sorted(results[name])
         agents = [results[name][s] for s in seeds]
         label = f"{name} ({', '.join(map(str, seeds))})"
-        iqm = _cell([a["scores"]["iqm"]["value"] for a in agents], 3)
+        iqm = _iqm_cell(agents)
         cells = [_task_cell(agents, t, lambda a, t=t: a["scores"]["tasks"][t]["normalized"]) for t in task_names]
         norm.append(f"| {label} | {iqm} | " + " | ".join(cells) + " |")
         raw.append(f"| {label} | " + " | ".join(_task_cell(agents, t, lambda a, t=t: a["scores"]["tasks"][t]["score"])
@@ -105,7 +172,7 @@ def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], m
     """Per entry, each task's primary metric (``primary``: task -> its name, in column order) and then each of
     ``metrics`` that the results record for it (the means over the task's episodes, ``runs[0][task]["means"]``).
     Tasks where no entry records any of ``metrics`` are left out; a cell is "-" where an entry lacks the metric."""
-    order = sorted(results, key=lambda n: -np.mean([a["scores"]["iqm"]["value"] for a in results[n].values()]))
+    order = sorted(results, key=lambda n: _rank(list(results[n].values())))
     columns: list[tuple[str, str]] = []
     for t, name in primary.items():
         recorded = {m for seeds in results.values() for a in seeds.values() for m in a["runs"][0][t].get("means", {})}

@@ -159,7 +159,8 @@ def test_baseline_report_shows_all_mse_beside_the_primary_metric():
 
 def test_baseline_report_leaves_fallback_seeds_out_of_a_task_mean():
     """A seed without a model for a task (a campaign in progress) is not averaged with the seeds that have one: it is
-    listed with a ``*``; a task no seed has a model for shows the fallback's value with a ``*``."""
+    listed with a ``*``; a task no seed has a model for shows the fallback's value with a ``*``, and so does an IQM
+    whose every seed lacks some task."""
     from plastic_gym.baselines.report import metric_table, tables
 
     def agent(iqm: float, tasks: dict) -> dict:  # task -> (normalized, score, all_mse or None, fallback)
@@ -171,7 +172,7 @@ def test_baseline_report_leaves_fallback_seeds_out_of_a_task_mean():
     results = {"a": {0: agent(0.4, {"copy": (0.3, 0.2, 0.5, False), "assoc": (0.0, 0.34, None, True)}),
                      1: agent(0.0, {"copy": (0.0, 0.33, None, True), "assoc": (0.0, 0.34, None, True)})}}
     text = tables(results, ["copy", "assoc"])
-    assert "| a (0, 1) | 0.200 (0.400 / 0.000) | 0.300 (0.300 / 0.000*) | 0.000* |" in text
+    assert "| a (0, 1) | 0.200* (0.400* / 0.000*) | 0.300 (0.300 / 0.000*) | 0.000* |" in text
     assert "| a (0, 1) | 0.200 (0.200 / 0.330*) | 0.340* |" in text
     lines = metric_table(results, {"copy": "err"}, ["all_mse"]).splitlines()
     assert lines[-1] == "| a (0, 1) | 0.200 (0.200 / 0.330*) | 0.500 (0.500 / -) |"
@@ -244,3 +245,32 @@ def test_baseline_report_pools_only_seeds_of_one_budget(tmp_path):
     assert report.budget_notes(results).splitlines() == ["- mixed, budget 1 (seeds 0, 2): copy 10000",
                                                          "- mixed, budget 2 (seeds 1): copy 1000"]
     assert report.budget_notes({"same": results["same"]}) == ""
+
+
+def test_baseline_report_pools_a_partly_trained_seed_with_its_recipe(tmp_path):
+    """A seed that holds some tasks (a campaign in progress) shares its recipe's row when each task it holds was
+    trained at the row's budget, even with a comma inside a task's note; a differing task budget or setting still
+    splits. Its IQM (which counts the fallback's scores) is marked and left out of the row's mean."""
+    from plastic_gym.baselines import report
+
+    unit = "outer steps of 64 episodes (unless stated) per task: "
+    full = unit + "copy 10000, assoc 20000 (loss on all steps), oneshot 3000 (encoder pretrained 3000 steps, frozen)"
+    budgets = {0: full, 1: unit + "copy 10000, oneshot 3000 (encoder pretrained 3000 steps, frozen)",
+               2: unit + "copy 1000", 3: unit + "assoc 20000 (loss on all steps); AdamW weight decay 0.01"}
+    tasks = ["copy", "assoc", "oneshot"]
+    for seed, budget in budgets.items():
+        held = [t for t in tasks if t in report._budget_parts(budget)[1]]
+        agent = {"metadata": {"name": f"r-s{seed}", "budget": budget}, "seed": seed,
+                 "scores": {"iqm": {"value": 0.1 * (seed + 1)}},
+                 "runs": [{t: {"fallback": t not in held} for t in tasks}]}
+        doc = {"suite": {"name": "v0"}, "tasks": [], "agents": [agent]}
+        (tmp_path / f"r-s{seed}.json").write_text(json.dumps(doc))
+    results = report.load_results(tmp_path)
+    assert {n: sorted(seeds) for n, seeds in results.items()} == {
+        "r, budget 1": [0, 1], "r, budget 2": [2], "r, budget 3": [3]}
+    assert report.budget_notes(results).splitlines()[0] == f"- r, budget 1 (seeds 0, 1): {full}"
+    assert report._budget_parts(full)[1]["oneshot"] == "oneshot 3000 (encoder pretrained 3000 steps, frozen)"
+    assert report._budget_parts("1000000 env steps per task") is None
+    pooled = list(results["r, budget 1"].values())
+    assert report._iqm_cell(pooled) == "0.100 (0.100 / 0.200*)"
+    assert report._iqm_cell(list(results["r, budget 2"].values())) == "0.300*"
