@@ -7,6 +7,7 @@ opens a window; torch is not imported.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ __all__ = ["curves_figure", "plot_curves"]
 
 #: The title of the one panel of a figure whose runs have no records yet.
 _EMPTY = "no records yet"
+#: Up to this many runs, each panel has its legend; with more, one legend stands beside the panels.
+_LEGEND_IN_PANEL = 4
 
 
 def plot_curves(runs: dict[str, list[dict[str, Any]]], path: str | os.PathLike, title: str = "",
@@ -42,9 +45,10 @@ def curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "", metric
 
     names = list(metrics) if metrics else sorted({k for recs in runs.values() for r in recs for k in r["val"]})
     panels = names + (["train_loss"] if train_loss else []) or [_EMPTY]  # e.g. an RL run before its first episode
-    fig = Figure(figsize=(4.2 * len(panels), 3.4), constrained_layout=True)
+    fig = Figure(figsize=(4.2 * len(panels) + 2.4 * (len(runs) > _LEGEND_IN_PANEL), 3.4), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    styles = _line_styles(list(runs))
     for ax, name in zip(axes, panels, strict=True):
         drawn: list[float] = []
         for label, recs in runs.items():
@@ -53,7 +57,9 @@ def curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "", metric
             else:
                 pts = [(r["step"], r["val"][name]) for r in recs if name in r.get("val", {})]
             if pts:
-                ax.plot(*zip(*pts, strict=True), label=label, marker="." if len(pts) < 30 else None)
+                color, dash = styles[label]
+                ax.plot(*zip(*pts, strict=True), label=label, color=color, linestyle=dash,
+                        marker="." if len(pts) < 30 else None)
                 drawn += [v for _, v in pts]
         if name == "train_loss" and drawn and min(drawn) > 0 and max(drawn) > 10 * min(drawn):
             ax.set_yscale("log")  # an early spike would otherwise flatten the rest of the curve
@@ -65,8 +71,23 @@ def curves_figure(runs: dict[str, list[dict[str, Any]]], title: str = "", metric
         ax.set_xlabel(xlabel)
         ax.set_title(name if name in ("train_loss", _EMPTY) else f"validation {name}")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if ax.get_legend_handles_labels()[0] and len(runs) <= _LEGEND_IN_PANEL:
             ax.legend(fontsize=8)
+    if len(runs) > _LEGEND_IN_PANEL:  # one legend beside the panels rather than one over each panel's curves
+        handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _line_styles(labels: list[str]) -> dict[str, tuple[str, str]]:
+    """Label -> (color, line style). Runs labelled ``"<name> s<seed>"`` (``baselines.run_curves``) share their
+    name's color and take a line style per seed (s0 solid, the next seed dashed, ...), so a figure of several seeds
+    reads recipe by recipe; any other label has a color of its own, solid."""
+    parsed = {label: re.fullmatch(r"(.+) s(\d+)", label) for label in labels}
+    names = list(dict.fromkeys(m[1] if m else label for label, m in parsed.items()))
+    seeds = sorted({int(m[2]) for m in parsed.values() if m})
+    dashes = ["-", "--", ":", "-."]
+    return {label: (f"C{names.index(m[1] if m else label) % 10}",
+                    dashes[seeds.index(int(m[2])) % len(dashes)] if m else "-") for label, m in parsed.items()}

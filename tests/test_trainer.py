@@ -429,3 +429,22 @@ def test_curves_draw_a_spiking_training_loss_on_a_log_scale():
     calm = curves_figure({"run": records([None, 0.3, 0.2, 0.15])}).axes
     assert [ax.get_yscale() for ax in spiking] == ["linear", "log"]
     assert [ax.get_yscale() for ax in calm] == ["linear", "linear"]
+
+
+def test_curves_give_a_recipe_one_color_and_a_seed_one_line_style():
+    """Runs labelled "<recipe> s<seed>" (``baseline curves`` over seeds): a recipe's seeds share a color, each seed
+    has its line style wherever it appears (s0 solid, s1 dashed); other labels get colors of their own, solid. Up to
+    four runs each panel has a legend; with more, one legend beside the panels names every run once."""
+    from plastic_gym.agents.plots import curves_figure
+
+    recs = [{"step": 0, "val": {"mse": 0.5}, "train_loss": 0.6}, {"step": 100, "val": {"mse": 0.4}, "train_loss": 0.5}]
+    labels = ["lstm s0", "lstm s1", "hebbian s1", "hebbian s0", "paper"]
+    ax = curves_figure(dict.fromkeys(labels, recs), train_loss=False).axes[0]
+    style = {line.get_label(): (line.get_color(), line.get_linestyle()) for line in ax.get_lines()}
+    assert style == {"lstm s0": ("C0", "-"), "lstm s1": ("C0", "--"), "hebbian s1": ("C1", "--"),
+                     "hebbian s0": ("C1", "-"), "paper": ("C2", "-")}
+    many = curves_figure(dict.fromkeys(labels, recs))
+    assert [ax.get_legend() for ax in many.axes] == [None, None]
+    assert [t.get_text() for t in many.legends[0].get_texts()] == labels and len(many.legends) == 1
+    few = curves_figure(dict.fromkeys(labels[:4], recs))
+    assert not few.legends and [len(ax.get_legend().get_texts()) for ax in few.axes] == [4, 4]
