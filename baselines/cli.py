@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     progress = sub.add_parser("progress", help="how far the trainings in a runs folder have come, and the time left")
     progress.add_argument("runs_dir", nargs="?", default="runs/baselines",
                           help="a --runs-dir of baseline train (default runs/baselines)")
+    progress.add_argument("--workers", type=int, help="also the wall time left with this many trainings at once")
     progress.set_defaults(func=_progress)
 
     curves = sub.add_parser("curves", help="validation curves of one task's supervised runs in several runs folders")
@@ -78,14 +79,17 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from .progress import campaign_progress, report
+    from .progress import campaign_progress, report, start_order
 
     try:
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
         rows = campaign_progress(args.runs_dir)
+        order = start_order(args.runs_dir, rows) if args.workers else None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(report(rows))
+    print(report(rows, args.workers, order))
     return 0
 
 
@@ -103,13 +107,14 @@ def _curves(args: argparse.Namespace) -> int:
 
 def _campaign(args: argparse.Namespace) -> int:
     from .campaign import load_campaign, run_campaign
-    from .progress import campaign_progress, report
+    from .progress import campaign_progress, report, start_order
 
     try:
         if args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
         campaign = load_campaign(args.folder)
-        print(report(campaign_progress(campaign.folder)), flush=True)
+        rows = campaign_progress(campaign.folder)
+        print(report(rows, args.workers, start_order(campaign.folder, rows)), flush=True)
         done = run_campaign(campaign, workers=args.workers)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,10 +11,16 @@ costs four times an association step). A task not started yet takes the rate of 
 the recipe, else the recipe's slowest rate per unit so far on tasks of the same kind (a supervised task with image
 observations costs far more per time step than one with vectors, so the two kinds do not share rates; an RL recipe's
 tasks share one): a rough guess until that task has run once, and no guess ("?") for a kind not run yet.
+
+With ``--workers N`` it also says how long the open runs take on the wall clock when N train at once, each worker
+taking the next open run as it frees up, in the order a campaign starts them (``campaign.pending_units``; a plain
+runs folder: the table's order). The rates are those measured on the machine as it was shared, so this is the
+same rough guess, laid out in time.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +127,27 @@ def seconds_left(rows: list[RunProgress]) -> list[float | None]:
     return left
 
 
+def start_order(runs_dir: str | Path, rows: list[RunProgress]) -> list[int]:
+    """Indices of the open ``rows`` in the order they are started: a campaign folder's queue
+    (``campaign.pending_units``), else the rows' own order."""
+    from .campaign import CAMPAIGN_FILE, load_campaign, pending_units
+
+    open_rows = {(r.recipe, r.seed, r.task): i for i, r in enumerate(rows) if not r.finished}
+    if not (Path(runs_dir) / CAMPAIGN_FILE).exists():
+        return list(open_rows.values())
+    queue = [(u.recipe.name, u.seed, u.task) for u in pending_units(load_campaign(runs_dir))]
+    return [open_rows[key] for key in queue if key in open_rows]
+
+
+def wall_seconds(seconds: list[float], workers: int) -> float:
+    """Wall seconds until the last of the runs ends, when they take ``seconds`` each, ``workers`` of them run at
+    once and a free worker starts the next run in list order."""
+    ends = [0.0] * workers
+    for s in seconds:
+        heapq.heappush(ends, heapq.heappop(ends) + s)
+    return max(ends)
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -128,8 +155,9 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
 
 
-def report(rows: list[RunProgress]) -> str:
-    """The table of ``campaign_progress`` rows with the time left, and a total line."""
+def report(rows: list[RunProgress], workers: int | None = None, order: list[int] | None = None) -> str:
+    """The table of ``campaign_progress`` rows with the time left, and a total line; with ``workers``, the wall time
+    the open runs take in ``order`` (``start_order``; default: the rows' order)."""
     left = seconds_left(rows)
     header = ("recipe", "seed", "task", "done", "budget", "%", "train time", "left (est.)")
     lines = [(r.recipe, str(r.seed), r.task, f"{r.done:,}", f"{r.budget:,}", f"{min(r.done / r.budget, 1):.0%}",
@@ -146,6 +174,11 @@ def report(rows: list[RunProgress]) -> str:
     parts = [f"{finished} of {len(rows)} runs finished"]
     if known:
         parts.append(f"about {_duration(sum(known))} of training (one core per run) left at the rates measured so far")
+    if known and workers:
+        queue = order if order is not None else [i for i, r in enumerate(rows) if not r.finished]
+        wall = wall_seconds([left[i] or 0.0 for i in queue], workers)
+        parts.append(f"about {_duration(wall)} of wall time with {workers} at once"
+                     + (" (not counting those)" if unknown else ""))
     if unknown:
         parts.append(f"{unknown} runs with no rate of their kind yet")
     out.append("; ".join(parts))

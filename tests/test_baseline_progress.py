@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plastic_gym.baselines.progress import campaign_progress, report, seconds_left
+from plastic_gym.baselines.progress import _duration, campaign_progress, report, seconds_left, start_order, wall_seconds
 from plastic_gym.baselines.recipes import load_recipe
 from plastic_gym.cli import main
 
@@ -84,6 +84,38 @@ def test_cli_prints_the_report_and_refuses_a_bad_folder(runs, tmp_path, capsys):
     (runs / "not-a-recipe").mkdir()
     assert main(["baseline", "progress", str(runs)]) == 2
     assert "not-a-recipe" in capsys.readouterr().err
+
+
+def test_wall_time_lays_the_runs_out_on_the_workers_in_order():
+    """A free worker starts the next run: one worker takes the sum, enough workers the longest run, and the order
+    matters (a long run last keeps one worker busy after the others are done)."""
+    assert wall_seconds([3, 1, 1, 1], 1) == 6
+    assert wall_seconds([3, 1, 1, 1], 4) == 3
+    assert wall_seconds([3, 1, 1, 1], 2) == 3
+    assert wall_seconds([1, 1, 1, 3], 2) == 4
+    assert wall_seconds([], 2) == 0
+
+
+def test_wall_time_follows_a_campaigns_queue(tmp_path, capsys):
+    """``start_order``: the open runs of a campaign folder in the order the campaign starts them (its task_order,
+    seed by seed), finished ones left out; ``--workers`` adds the wall time to the report; a bad count is refused."""
+    (tmp_path / "campaign.json").write_text(json.dumps({"runs": [["rnn", 0], ["rnn", 1]], "task_order": ["assoc"]}))
+    _supervised_run(tmp_path, "rnn", 0, "copy", COPY, 300.0)  # finished
+    _supervised_run(tmp_path, "rnn", 1, "copy", 100, 10.0)  # half-way: keeps its place in the queue
+    rows = campaign_progress(tmp_path)
+    queue = [(rows[i].seed, rows[i].task) for i in start_order(tmp_path, rows)]
+    tasks = [r.task for r in rows if r.seed == 0]
+    assert queue == [(0, "assoc"), *[(0, t) for t in tasks if t not in ("assoc", "copy")],
+                     (1, "assoc"), *[(1, t) for t in tasks if t != "assoc"]]
+    assert [(r.seed, r.task) for r in rows if not r.finished] != queue  # not the table's order
+    left = seconds_left(rows)
+    known = [left[i] for i in start_order(tmp_path, rows) if left[i] is not None]
+    assert main(["baseline", "progress", str(tmp_path), "--workers", "2"]) == 0
+    total = capsys.readouterr().out.splitlines()[-1]
+    assert total.endswith(f"about {_duration(wall_seconds(known, 2))} of wall time with 2 at once (not counting those)"
+                          f"; 2 runs with no rate of their kind yet")  # the oneshot runs: no image task has run
+    assert main(["baseline", "progress", str(tmp_path), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
 
 
 def _metrics(folder, recipe, seed, task, values):
