@@ -63,12 +63,13 @@ def _reset_peak() -> bool:
         return False
 
 
-def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, device: str = "cpu", config_class=None):
+def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, device: str = "cpu", config_class=None,
+                  hidden_dim: int = 128):
     """A closure running one training step and returning its loss.
 
     ``kind``: "fast" (``PlasticNetwork``), "reference" (``ReferencePlasticNetwork``) or a network class with their
     constructor (a variant of ``PlasticNetwork``, see ``network_ab.py``), built from a ``config_class`` config
-    (default ``PlasticConfig``; a variant from another revision brings its own).
+    (default ``PlasticConfig``; a variant from another revision brings its own) with ``hidden_dim`` units.
     """
     import torch
 
@@ -79,8 +80,8 @@ def training_step(kind, task_id: str, cell: str, rule: str, seed: int = 0, devic
     x = torch.as_tensor(ep.obs, dtype=torch.float32, device=device)
     y = torch.as_tensor(ep.target, dtype=torch.float32, device=device)
     w = torch.as_tensor(ep.scored, dtype=torch.float32, device=device).unsqueeze(-1)
-    cfg = (config_class or PlasticConfig)(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=128, cell=cell,
-                                          rule=rule)
+    cfg = (config_class or PlasticConfig)(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=hidden_dim,
+                                          cell=cell, rule=rule)
     net_class = {"fast": PlasticNetwork, "reference": ReferencePlasticNetwork}.get(kind, kind)
     torch.manual_seed(seed)
     net = net_class(cfg).to(device)
