@@ -29,7 +29,7 @@ The entries (``FOLDER/entries/<recipe>-s<seed>/``) and their result files (``FOL
 run folders, so they are not committed (``.gitignore``). After every task an entry gains, its manifest is rewritten
 from the entry folder and it is evaluated on its suite, the tasks it does not hold yet played by the no-memory
 fallback (marked in the result file), so that a task's comparison of the recipes can be read as soon as it is in:
-``python -m plastic_gym.baselines.report --results FOLDER/results --checkpoints FOLDER/entries``. Nothing is
+``plastic-gym baseline report --results FOLDER/results --checkpoints FOLDER/entries``. Nothing is
 submitted: an entry goes to the board by hand (the campaign's README).
 """
 

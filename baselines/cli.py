@@ -20,6 +20,12 @@ def register(subparsers) -> None:
     progress.add_argument("--workers", type=int, help="also the wall time left with this many trainings at once")
     progress.set_defaults(func=_progress)
 
+    from .report import add_arguments as report_arguments
+
+    report = sub.add_parser("report", help="tables of result files: each recipe's seeds pooled, or two paired (--pair)")
+    report_arguments(report)
+    report.set_defaults(func=_report)
+
     curves = sub.add_parser("curves", help="validation curves of one task's supervised runs in several runs folders")
     curves.add_argument("folders", nargs="+", help="runs folders or campaign folders (<recipe>/s<seed>/<task>/)")
     curves.add_argument("--task", required=True, help="the suite task whose runs are drawn")
@@ -91,6 +97,12 @@ def _progress(args: argparse.Namespace) -> int:
         return 2
     print(report(rows, args.workers, order))
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import run
+
+    return run(args)
 
 
 def _curves(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Tables of the committed baseline results, for ``RESULTS.md``: ``python -m plastic_gym.baselines.report``.
+"""Tables of the committed baseline results, for ``RESULTS.md``: ``plastic-gym baseline report`` (or
+``python -m plastic_gym.baselines.report``).
 
 Reads ``results/<recipe>-s<seed>.json`` and prints, per recipe (its seeds pooled, those of one budget only: see
 ``load_results``), markdown tables: the normalized score of every suite task (0 = no memory, 1 = oracle) with the IQM
@@ -261,8 +262,8 @@ def pair_table(path_a: Path, path_b: Path) -> str:
                       *lines])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the report (``main`` and ``plastic-gym baseline report``)."""
     parser.add_argument("--results", type=Path, default=RESULT_DIR, help="folder of result files")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR, help="folder of entry folders")
     parser.add_argument("--metrics", nargs="+", default=["all_mse"],
@@ -270,7 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", default="v0", help="the suite whose results are tabled (default v0; e.g. rl-v0)")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("A", "B"),
                         help="compare two result files task by task on their shared episodes instead")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the tables (or the ``--pair`` comparison) that ``args`` ask for; 2 on a refused pair."""
     if args.pair:
         try:
             print(pair_table(*args.pair))

@@ -274,3 +274,19 @@ def test_baseline_report_pools_a_partly_trained_seed_with_its_recipe(tmp_path):
     pooled = list(results["r, budget 1"].values())
     assert report._iqm_cell(pooled) == "0.100 (0.100 / 0.200*)"
     assert report._iqm_cell(list(results["r, budget 2"].values())) == "0.300*"
+
+
+def test_baseline_report_is_a_cli_subcommand(capsys):
+    """``plastic-gym baseline report`` takes the module's options and prints what ``python -m ...report`` prints;
+    a refused pair exits 2 in both."""
+    from plastic_gym.baselines import report
+    from plastic_gym.cli import main
+
+    gradient, hebbian = (str(report.RESULT_DIR / f"plastic-rnn-{r}-s0.json") for r in ("gradient", "hebbian"))
+    assert report.main(["--pair", gradient, hebbian]) == 0
+    direct = capsys.readouterr().out
+    assert main(["baseline", "report", "--pair", gradient, hebbian]) == 0
+    assert capsys.readouterr().out == direct and direct.count("| copy |") == 1
+    other = str(report.RESULT_DIR / "rl-ppo-mlp-s0.json")
+    assert main(["baseline", "report", "--pair", gradient, other]) == 2
+    assert "different suites" in capsys.readouterr().err
