@@ -10,6 +10,8 @@ campaign in progress: it played the no-memory fallback) is left out of the task'
 cell whose every seed is such is the fallback's value, marked ``*``. Such a seed's IQM, which counts the fallback's
 scores, is marked and left out of the IQM's mean the same way.
 
+``--plot PNG`` also draws the normalized scores task by task: a bar per entry at its mean over seeds, each seed a dot.
+
 ``--pair A.json B.json`` compares two result files of one suite instead, task by task on their shared episodes (the
 suite's episodes are the same for every agent): the difference of the normalized scores with a paired bootstrap
 interval (``leaderboard.scoring.paired_difference``), which is what a claim "A beats B on task T" needs; the
@@ -169,6 +171,40 @@ def tables(results: dict[str, dict[int, dict]], task_names: list[str]) -> str:
                       *norm, "", "Raw primary metric on the suite's episodes:", "", *raw])
 
 
+def scores_figure(results: dict[str, dict[int, dict]], task_names: list[str], title: str = ""):
+    """Each task's normalized score as grouped bars, one bar per row of ``load_results`` (ranked as in ``tables``):
+    the mean over the seeds that played the task with a model of their own, each such seed a dot on its bar. A task
+    no seed of a row has a model for gets no bar. Returns a matplotlib ``Figure`` (object API, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = sorted(results, key=lambda n: _rank(list(results[n].values())))
+    fig = Figure(figsize=(max(6.0, 1.3 * len(task_names) + 2.5), 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    width = 0.8 / max(len(rows), 1)
+    for k, name in enumerate(rows):
+        agents = [results[name][s] for s in sorted(results[name])]
+        label = f"{name} ({', '.join(map(str, sorted(results[name])))})"
+        for j, task in enumerate(task_names):
+            played = [a["scores"]["tasks"][task]["normalized"] for a in agents
+                      if not a["runs"][0][task].get("fallback")]
+            if played:
+                x = j - 0.4 + width * (k + 0.5)
+                ax.bar(x, np.mean(played), width * 0.9, color=f"C{k % 10}", label=label)
+                ax.plot([x] * len(played), played, "o", color="black", markersize=2.5, zorder=3)
+                label = None  # one legend entry per row
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="entry (seeds)", title_fontsize=8)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.axhline(1, color="0.3", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(task_names)), task_names, rotation=20, ha="right")
+    ax.set_ylabel("normalized score\n(0 = no memory, 1 = oracle)")
+    ax.grid(axis="y", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def metric_table(results: dict[str, dict[int, dict]], primary: dict[str, str], metrics: list[str]) -> str:
     """Per entry, each task's primary metric (``primary``: task -> its name, in column order) and then each of
     ``metrics`` that the results record for it (the means over the task's episodes, ``runs[0][task]["means"]``).
@@ -271,6 +307,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default="v0", help="the suite whose results are tabled (default v0; e.g. rl-v0)")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("A", "B"),
                         help="compare two result files task by task on their shared episodes instead")
+    parser.add_argument("--plot", type=Path, metavar="PNG",
+                        help="also draw the normalized scores, task by task, to this PNG file")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,6 +331,11 @@ def run(args: argparse.Namespace) -> int:
     results = load_results(args.results, args.suite)
     names = load_suite(args.suite).task_names
     print(tables(results, names))
+    if args.plot:
+        from plastic_gym.io import atomic_path
+
+        with atomic_path(args.plot) as tmp:
+            scores_figure(results, names, f"suite {args.suite}: {args.results}").savefig(tmp, dpi=110, format="png")
     notes = budget_notes(results)
     if notes:
         print("\nSeeds trained at different budgets are not pooled; the rows' budgets:\n")

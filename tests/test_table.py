@@ -290,3 +290,25 @@ def test_baseline_report_is_a_cli_subcommand(capsys):
     other = str(report.RESULT_DIR / "rl-ppo-mlp-s0.json")
     assert main(["baseline", "report", "--pair", gradient, other]) == 2
     assert "different suites" in capsys.readouterr().err
+
+
+def test_baseline_report_draws_each_rows_mean_and_seeds_per_task(tmp_path):
+    """``report.scores_figure``: one bar per row and task at the mean over the seeds with a model for the task, each
+    such seed a dot; a task no seed has a model for has no bar; ``--plot`` writes the PNG."""
+    from plastic_gym.baselines import report
+
+    def agent(iqm, scores):  # task -> (normalized, fallback)
+        return {"scores": {"iqm": {"value": iqm}, "tasks": {t: {"normalized": n} for t, (n, _) in scores.items()}},
+                "runs": [{t: {"fallback": f} for t, (_, f) in scores.items()}]}
+
+    results = {"a": {0: agent(0.6, {"copy": (0.2, False), "assoc": (0.8, False)}),
+                     1: agent(0.3, {"copy": (0.4, False), "assoc": (0.0, True)})},
+               "b": {0: agent(0.1, {"copy": (0.1, False), "assoc": (0.0, True)})}}
+    ax = report.scores_figure(results, ["copy", "assoc"]).axes[0]
+    assert [round(p.get_height(), 6) for p in ax.patches] == [0.3, 0.8, 0.1]  # a: copy, assoc; b: copy only
+    dots = [list(line.get_ydata()) for line in ax.get_lines() if line.get_marker() == "o"]
+    assert dots == [[0.2, 0.4], [0.8], [0.1]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (0, 1)", "b (0)"]
+    out = tmp_path / "scores.png"
+    assert report.main(["--results", str(report.RESULT_DIR), "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
