@@ -35,7 +35,7 @@ submitted: an entry goes to the board by hand (the campaign's README).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,10 +205,15 @@ def _announce(done: dict[str, Any]) -> dict[str, Any]:
 def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
     """Train every pending task of the campaign, ``workers`` at a time (1: in this process), and evaluate an entry
     after every task it gains (ahead of the units still waiting; never twice at once: a task that lands while its
-    entry is being evaluated gets a fresh evaluation after that one). Returns, in the order they finished, each
+    entry is being evaluated gets a fresh evaluation after that one). The runs already at their budget, only copied
+    into their entries, count as one gain per entry: the entry is evaluated after the last of them. Returns, in the order they finished, each
     evaluation's paths and each failure (``{"entry", "task", "error"}`` for a task that failed: its entry is not
     evaluated for it; the other units go on)."""
-    queue: deque = deque(("train", u) for u in pending_units(campaign))
+    pending = pending_units(campaign)
+    queue: deque = deque(("train", u) for u in pending)
+    # Runs already at their budget are only copied (seconds each): their entry is evaluated once, after the last.
+    copies_left = Counter(u.entry for u in pending if _finished(campaign, u))
+    copied: set[str] = set()  # ... of which one at least was copied
     evaluating: set[str] = set()  # entries whose evaluation is running
     stale: set[str] = set()  # ... and that gained a task since it started
     outcomes: list[dict[str, Any]] = []
@@ -231,6 +236,12 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
             evaluating.discard(unit.entry)
             if unit.entry in stale:
                 stale.discard(unit.entry)
+                evaluate_later(unit)
+        elif copies_left[unit.entry] > 0:
+            copies_left[unit.entry] -= 1
+            if "error" not in outcome:
+                copied.add(unit.entry)
+            if copies_left[unit.entry] == 0 and unit.entry in copied:
                 evaluate_later(unit)
         elif "error" not in outcome:
             evaluate_later(unit)

@@ -256,3 +256,21 @@ def test_an_entry_is_evaluated_after_every_task_it_gains(tmp_path, monkeypatch):
     campaign = campaign_mod.Campaign(campaign.folder, campaign.description, campaign.runs[:1])
     done = campaign_mod.run_campaign(campaign)
     assert log == [["copy"], ["assoc", "copy"]] and [d["entry"] for d in done] == ["tinyrl-s0"] * 2
+
+
+def test_a_fresh_clone_evaluates_each_entry_once_after_copying_its_finished_runs(tmp_path, monkeypatch):
+    log = []
+
+    def fake_evaluate(manifest, suite_name, result_dir, force, progress):
+        log.append((manifest.parent.name, sorted(json.loads(manifest.read_text())["tasks"])))
+        return result_dir / f"{manifest.parent.name}.json"
+
+    monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
+    campaign = _two_task_campaign(tmp_path)
+    campaign_mod.run_campaign(campaign)
+    assert len(log) == 4  # trained: one evaluation after each task
+    for path in sorted(campaign.entries.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    log.clear()
+    campaign_mod.run_campaign(campaign)
+    assert log == [("tinyrl-s0", ["assoc", "copy"]), ("tinyrl-s1", ["assoc", "copy"])]
