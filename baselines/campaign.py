@@ -156,6 +156,31 @@ def pending_units(campaign: Campaign) -> list[Unit]:
     return sorted((u for _, _, u in units), key=lambda u: not _finished(campaign, u))
 
 
+def stale_results(campaign: Campaign) -> list[Unit]:
+    """One unit per entry whose result file is missing or plays by the no-memory fallback a task whose model the
+    entry now holds (a campaign stopped between a task's landing and its entry's evaluation), so that it is
+    evaluated again. Entries without any model are left out."""
+    out = []
+    for recipe, seed in campaign.runs:
+        tasks = [t.name for t in select_tasks(recipe)]
+        held = set(tasks) - set(missing_tasks(campaign, recipe, seed))
+        if not held:
+            continue
+        unit = Unit(recipe, seed, sorted(held, key=tasks.index)[0])
+        path = campaign.results / f"{unit.entry}.json"
+        if not path.is_file():
+            out.append(unit)
+            continue
+        try:
+            runs = read_json_file(path, "result file")["agents"][0]["runs"]
+            fallback = {t for run in runs for t, cell in run.items() if isinstance(cell, dict) and cell.get("fallback")}
+        except (ValueError, KeyError, IndexError, TypeError):
+            fallback = held  # unreadable: evaluate again
+        if fallback & held:
+            out.append(unit)
+    return out
+
+
 def _train_task(campaign: Campaign, unit: Unit) -> dict[str, Any]:
     """Train one unit from its run folder into the entry folder. Torch is limited to one thread so that the workers
     do not oversubscribe the cores."""
@@ -206,13 +231,15 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
     """Train every pending task of the campaign, ``workers`` at a time (1: in this process), and evaluate an entry
     after every task it gains (ahead of the units still waiting; never twice at once: a task that lands while its
     entry is being evaluated gets a fresh evaluation after that one). The runs already at their budget, only copied
-    into their entries, count as one gain per entry: the entry is evaluated after the last of them. Returns, in the order they finished, each
+    into their entries, count as one gain per entry: the entry is evaluated after the last of them; an entry whose
+    result file is behind its models (``stale_results``) is evaluated first. Returns, in the order they finished, each
     evaluation's paths and each failure (``{"entry", "task", "error"}`` for a task that failed: its entry is not
     evaluated for it; the other units go on)."""
     pending = pending_units(campaign)
     queue: deque = deque(("train", u) for u in pending)
     # Runs already at their budget are only copied (seconds each): their entry is evaluated once, after the last.
     copies_left = Counter(u.entry for u in pending if _finished(campaign, u))
+    queue.extendleft(("evaluate", u) for u in reversed(stale_results(campaign)) if not copies_left[u.entry])
     copied: set[str] = set()  # ... of which one at least was copied
     evaluating: set[str] = set()  # entries whose evaluation is running
     stale: set[str] = set()  # ... and that gained a task since it started

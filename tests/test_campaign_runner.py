@@ -18,6 +18,15 @@ TINY = {"name": "tinyrl", "kind": "rl", "description": "test",
         "steps": 64, "seeds": [0, 1], "tasks": ["assoc"]}
 
 
+def _written_result(manifest, result_dir):
+    """What a fake evaluation leaves: a result file in which the entry plays every task it holds."""
+    tasks = json.loads(manifest.read_text())["tasks"]
+    path = result_dir / f"{manifest.parent.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"agents": [{"runs": [{t: {"fallback": False} for t in tasks}]}]}))
+    return path
+
+
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
     """A campaign of the tiny recipe's two seeds; evaluation replaced by a record of the calls."""
@@ -31,7 +40,7 @@ def folder(tmp_path, monkeypatch):
 
     def fake_evaluate(manifest, suite_name, result_dir, force, progress):
         calls.append((manifest.parent.name, force))
-        return result_dir / f"{manifest.parent.name}.json"
+        return _written_result(manifest, result_dir)
 
     monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
     return folder, calls
@@ -229,7 +238,7 @@ def test_two_workers_train_the_tasks_of_one_entry_at_once_and_evaluate_it_with_b
     def fake_evaluate(manifest, suite_name, result_dir, force, progress):  # runs in a worker: leaves a trace
         with log.open("a") as f:
             f.write(f"{manifest.parent.name} {sorted(json.loads(manifest.read_text())['tasks'])}\n")
-        return result_dir / f"{manifest.parent.name}.json"
+        return _written_result(manifest, result_dir)
 
     monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
     campaign = _two_task_campaign(tmp_path)
@@ -249,7 +258,7 @@ def test_an_entry_is_evaluated_after_every_task_it_gains(tmp_path, monkeypatch):
 
     def fake_evaluate(manifest, suite_name, result_dir, force, progress):
         log.append(sorted(json.loads(manifest.read_text())["tasks"]))
-        return result_dir / f"{manifest.parent.name}.json"
+        return _written_result(manifest, result_dir)
 
     monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
     campaign = _two_task_campaign(tmp_path)
@@ -263,7 +272,7 @@ def test_a_fresh_clone_evaluates_each_entry_once_after_copying_its_finished_runs
 
     def fake_evaluate(manifest, suite_name, result_dir, force, progress):
         log.append((manifest.parent.name, sorted(json.loads(manifest.read_text())["tasks"])))
-        return result_dir / f"{manifest.parent.name}.json"
+        return _written_result(manifest, result_dir)
 
     monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
     campaign = _two_task_campaign(tmp_path)
@@ -274,3 +283,27 @@ def test_a_fresh_clone_evaluates_each_entry_once_after_copying_its_finished_runs
     log.clear()
     campaign_mod.run_campaign(campaign)
     assert log == [("tinyrl-s0", ["assoc", "copy"]), ("tinyrl-s1", ["assoc", "copy"])]
+
+
+def test_an_entry_whose_result_file_is_behind_its_models_is_evaluated_again_without_training(tmp_path, monkeypatch):
+    log = []
+
+    def fake_evaluate(manifest, suite_name, result_dir, force, progress):
+        log.append(manifest.parent.name)
+        return _written_result(manifest, result_dir)
+
+    monkeypatch.setattr(entries, "evaluate_entry", fake_evaluate)
+    campaign = _two_task_campaign(tmp_path)
+    campaign_mod.run_campaign(campaign)
+    assert campaign_mod.stale_results(campaign) == []
+    log.clear()
+    assert campaign_mod.run_campaign(campaign) == [] and log == []
+    stopped = campaign.results / "tinyrl-s0.json"  # evaluated before its second task landed, then stopped
+    stopped.write_text(json.dumps({"agents": [{"runs": [{"copy": {"fallback": False}, "assoc": {"fallback": True}}]}]}))
+    (campaign.results / "tinyrl-s1.json").unlink()
+    assert [u.entry for u in campaign_mod.stale_results(campaign)] == ["tinyrl-s0", "tinyrl-s1"]
+    from stable_baselines3 import PPO
+
+    monkeypatch.setattr(PPO, "learn", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    assert [d["entry"] for d in campaign_mod.run_campaign(campaign)] == ["tinyrl-s0", "tinyrl-s1"]
+    assert log == ["tinyrl-s0", "tinyrl-s1"] and campaign_mod.stale_results(campaign) == []
