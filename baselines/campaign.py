@@ -238,9 +238,10 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
     pending = pending_units(campaign)
     queue: deque = deque(("train", u) for u in pending)
     # Runs already at their budget are only copied (seconds each): their entry is evaluated once, after the last.
-    copies_left = Counter(u.entry for u in pending if _finished(campaign, u))
+    copies = {(u.entry, u.task) for u in pending if _finished(campaign, u)}
+    copies_left = Counter(entry for entry, _ in copies)
+    copied: set[str] = set()  # entries with one copy at least done
     queue.extendleft(("evaluate", u) for u in reversed(stale_results(campaign)) if not copies_left[u.entry])
-    copied: set[str] = set()  # ... of which one at least was copied
     evaluating: set[str] = set()  # entries whose evaluation is running
     stale: set[str] = set()  # ... and that gained a task since it started
     outcomes: list[dict[str, Any]] = []
@@ -264,7 +265,7 @@ def run_campaign(campaign: Campaign, workers: int = 1) -> list[dict[str, Any]]:
             if unit.entry in stale:
                 stale.discard(unit.entry)
                 evaluate_later(unit)
-        elif copies_left[unit.entry] > 0:
+        elif (unit.entry, unit.task) in copies:
             copies_left[unit.entry] -= 1
             if "error" not in outcome:
                 copied.add(unit.entry)
