@@ -166,7 +166,7 @@ def stale_results(campaign: Campaign) -> list[Unit]:
         held = set(tasks) - set(missing_tasks(campaign, recipe, seed))
         if not held:
             continue
-        unit = Unit(recipe, seed, sorted(held, key=tasks.index)[0])
+        unit = Unit(recipe, seed, next(t for t in tasks if t in held))
         path = campaign.results / f"{unit.entry}.json"
         if not path.is_file():
             out.append(unit)
